@@ -9,6 +9,7 @@
 #ifndef PAMOP_LOG_H
 #define PAMOP_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -25,6 +26,12 @@ int log_level_parse(const char *s);
  */
 void log_kv(enum log_level lvl, const char *msg, ...)
 	__attribute__((sentinel));
+
+/* log_vkv - log_kv for wrappers that already hold a va_list of pairs. */
+void log_vkv(enum log_level lvl, const char *msg, va_list ap);
+
+/* log_enabled - true if lines at lvl pass the filter (skip costly fields). */
+bool log_enabled(enum log_level lvl);
 
 /* Convenience: printf-style message, no extra fields. */
 void log_msg(enum log_level lvl, const char *fmt, ...)
