@@ -1,0 +1,120 @@
+/*
+ * job.c - run one job from the supervisor: parse, then the steps of a
+ * sync (or a cleanup, or a store check), and fill the result. Nothing
+ * that reaches the result names a value: reasons, key names, vault
+ * ids, HTTP codes and hashes only.
+ */
+#include "job.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "pam_api.h"
+
+void job_fail(struct job_ctx *c, const char *reason, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	free(c->res->reason);
+	free(c->res->message);
+	c->res->reason = strdup(reason);
+	c->res->message = strdup(msg);
+}
+
+static void set_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = strdup(s ? s : "");
+}
+
+/* check_store - read the access key and ask PAM whether it accepts it. */
+static void check_store(struct job_ctx *c)
+{
+	struct pam_result pr;
+
+	if (job_read_access_key(c) != 0)
+		return;
+	c->res->pam_requests++;
+	if (pam_ping(c->pam, c->job->store_url, &c->key, &pr) != 0) {
+		job_fail(c, pam_status_reason(pr.status), "%s", pr.message);
+		c->res->retry_after = pr.retry_after;
+		return;
+	}
+	set_str(&c->res->message, "PAM accepted the access key");
+}
+
+static void sync(struct job_ctx *c)
+{
+	if (job_read_access_key(c) != 0 || job_fetch(c) != 0)
+		return;
+	if (job_write_target(c) != 0)
+		return;
+	set_str(&c->res->data_hash, c->hash);
+	/* Restart only on a real change after an earlier good sync. */
+	if (c->job->prev_hash[0] != '\0' && strcmp(c->job->prev_hash, c->hash) != 0)
+		job_rollout(c);
+}
+
+void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,
+    struct proto_result *r)
+{
+	struct job_ctx c = { .kube = kube, .pam = pam, .job = j, .res = r };
+	const char *reason = NULL;
+	char msg[512];
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r->id = j->id;
+	r->kind = j->kind;
+	r->retry_after = -1;
+	set_str(&r->reason, "");
+	set_str(&r->message, "");
+
+	if (j->kind == JOB_CHECK_STORE) {
+		check_store(&c);
+		goto out;
+	}
+	c.spec_root = cJSON_Parse(j->spec_json);
+	if (c.spec_root == NULL ||
+	    spec_msec_parse(c.spec_root, &c.spec, &reason, msg, sizeof(msg)) != 0) {
+		if (j->kind == JOB_CLEANUP) {
+			/* Deletion must always complete: with a spec we cannot read,
+			 * undo what an Owner/Delete MonoSecret would have left. */
+			memset(&c.spec, 0, sizeof(c.spec));
+			c.spec.creation = CREATE_OWNER;
+			c.spec.deletion = DELETE_DELETE;
+			c.spec.target = j->target;
+			job_cleanup(&c);
+			goto out;
+		}
+		job_fail(&c, reason ? reason : "InvalidSpec", "%s",
+		    c.spec_root ? msg : "spec is not JSON");
+		goto out;
+	}
+	if (j->kind == JOB_SYNC)
+		sync(&c);
+	else if (j->kind == JOB_CLEANUP)
+		job_cleanup(&c);
+	else
+		job_fail(&c, "InternalError", "unknown job kind %lld", (long long)j->kind);
+out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->duration_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	char codes[256] = "";
+	for (size_t i = 0; i < c.ncodes; i++)
+		snprintf(codes + strlen(codes), sizeof(codes) - strlen(codes), "%d %d\n",
+		    c.codes[i][0], c.codes[i][1]);
+	set_str(&r->pam_codes, codes);
+	dm_free(&c.data);
+	secret_free(&c.key);
+	spec_msec_free(&c.spec);
+	cJSON_Delete(c.spec_root);
+}

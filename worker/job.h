@@ -1,0 +1,56 @@
+/*
+ * job - what a worker keeps while it serves one job, and the steps a
+ * sync is made of. Each step fills ctx->res on failure and returns -1.
+ */
+#ifndef PAMOP_JOB_H
+#define PAMOP_JOB_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "datamap.h"
+#include "kube.h"
+#include "proto.h"
+#include "secret.h"
+#include "spec.h"
+
+/* Labels and annotations the operator puts on Secrets it writes. */
+#define LABEL_MANAGED_BY   "app.kubernetes.io/managed-by"
+#define MANAGED_BY_VALUE   "pam-operator"
+#define ANN_DATA_HASH      "pam.monofor.com/data-hash"
+#define ANN_MANAGED_KEYS   "pam.monofor.com/managed-keys"
+#define ANN_OWNER          "pam.monofor.com/monosecret"
+#define ANN_RESTARTED_AT   "pam.monofor.com/restartedAt"
+
+struct job_ctx {
+	struct kube_client *kube;
+	CURL *pam;
+	const struct proto_job *job;
+	struct proto_result *res;
+	cJSON *spec_root;
+	struct msec_spec spec;
+	struct secret key;         /* PAM access key */
+	struct datamap data;
+	char hash[65];
+	int codes[16][2];          /* PAM HTTP code, count */
+	size_t ncodes;
+};
+
+/* job_fail - record reason and message (printf) in the result. */
+void job_fail(struct job_ctx *c, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Steps (job_*.c). */
+int job_read_access_key(struct job_ctx *c);
+int job_fetch(struct job_ctx *c);                /* PAM -> c->data */
+int job_write_target(struct job_ctx *c);         /* c->data -> Secret */
+void job_rollout(struct job_ctx *c);             /* patch restart targets */
+int job_cleanup(struct job_ctx *c);              /* deletion policy */
+
+/* Entry points used by the main loop. */
+void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,
+    struct proto_result *r);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * pam-worker - the only process that holds PAM access keys and vault
+ * values. Exec'd by the supervisor with the IPC address to dial; it
+ * loads what it needs (Kubernetes credentials, CA bundles, libcurl),
+ * enters its sandbox, then serves one job at a time until the channel
+ * closes. See docs/security.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <nng/nng.h>
+#include <nng/protocol/pair0/pair.h>
+#include <sodium.h>
+
+#include "job.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "proto.h"
+#include "sandbox.h"
+#include "util.h"
+#include "wipe.h"
+
+#define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+
+struct opts {
+	const char *ipc;
+	const char *kubeconfig;
+	const char *in_cluster;
+	const char *pam_ca;
+	const char *log_format;
+	const char *log_level;
+	const char *sandbox;
+};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: pam-worker --ipc URL (--kubeconfig FILE | --in-cluster DIR)\n"
+	    "  [--pam-ca-file FILE] [--log-format logfmt|json] [--log-level LEVEL]\n"
+	    "  [--sandbox on|debug|off]\n"
+	    "Started by the manager; not meant to be run by hand.\n");
+	exit(2);
+}
+
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "ipc", required_argument, NULL, 'i' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "in-cluster", required_argument, NULL, 'c' },
+		{ "pam-ca-file", required_argument, NULL, 'a' },
+		{ "log-format", required_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "sandbox", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->sandbox = "on";
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'i': o->ipc = optarg; break;
+		case 'k': o->kubeconfig = optarg; break;
+		case 'c': o->in_cluster = optarg; break;
+		case 'a': o->pam_ca = optarg; break;
+		case 'f': o->log_format = optarg; break;
+		case 'l': o->log_level = optarg; break;
+		case 's': o->sandbox = optarg; break;
+		default: usage();
+		}
+	}
+	if (o->ipc == NULL || (o->kubeconfig == NULL) == (o->in_cluster == NULL))
+		usage();
+}
+
+/* load_pam_ca - the system bundle plus the operator's extra CA, in memory,
+ * so that TLS to PAM never opens a file after the sandbox is on. */
+static char *load_pam_ca(const char *extra)
+{
+	char *sys = NULL, *add = NULL, *all;
+	size_t sl = 0, al = 0;
+
+	util_read_file(SYSTEM_CA, &sys, &sl, 16 << 20);
+	if (extra && util_read_file(extra, &add, &al, 16 << 20) != 0) {
+		log_kv(LOG_ERROR, "cannot read --pam-ca-file", "file", extra, NULL);
+		exit(1);
+	}
+	all = util_strdup_printf("%s\n%s", sys ? sys : "", add ? add : "");
+	free(sys);
+	free(add);
+	return all;
+}
+
+static CURL *pam_handle(const char *ca)
+{
+	CURL *h = curl_easy_init();
+	struct curl_blob blob = { (void *)ca, strlen(ca), CURL_BLOB_COPY };
+
+	if (h == NULL)
+		return NULL;
+	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 15000L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "pam-operator/" PAMOP_VERSION);
+	return h;
+}
+
+/* serve - one job in, one result out, until the supervisor goes away. */
+static int serve(nng_socket s, struct kube_client *kube, CURL *pam)
+{
+	for (;;) {
+		unsigned char *buf = NULL, *out = NULL;
+		size_t len = 0, olen = 0;
+		struct proto_job j;
+		struct proto_result r;
+		char err[128];
+		int rv;
+
+		if ((rv = nng_recv(s, &buf, &len, NNG_FLAG_ALLOC)) != 0) {
+			log_kv(LOG_INFO, "channel closed", "error", nng_strerror(rv), NULL);
+			return 0;
+		}
+		rv = proto_decode_job(buf, len, &j, err, sizeof(err));
+		nng_free(buf, len);
+		if (rv != 0) {
+			log_kv(LOG_ERROR, "malformed job from supervisor", "error", err, NULL);
+			return 3;
+		}
+		if (j.kind == JOB_TEST_FORBIDDEN)
+			sandbox_test_violation();
+		if (j.kube_token[0] != '\0')
+			kube_client_set_token(kube, j.kube_token);
+		memset(&r, 0, sizeof(r));
+		job_run(kube, pam, &j, &r);
+		log_kv(r.reason[0] ? LOG_WARN : LOG_DEBUG, "job done", "object", j.name,
+		    "namespace", j.ns, "reason", r.reason[0] ? r.reason : "Synced", NULL);
+		proto_job_free(&j);
+		if (proto_encode_result(&r, &out, &olen) < 0) {
+			log_kv(LOG_ERROR, "result too large to encode", NULL);
+			proto_result_free(&r);
+			return 3;
+		}
+		proto_result_free(&r);
+		rv = nng_send(s, out, olen, 0);
+		free(out);
+		if (rv != 0) {
+			log_kv(LOG_INFO, "channel closed", "error", nng_strerror(rv), NULL);
+			return 0;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct kube_creds creds;
+	struct kube_client kube;
+	char err[256];
+	nng_socket s;
+	CURL *pam;
+	char *ca;
+	int rv, lvl;
+
+	parse_opts(argc, argv, &o);
+	lvl = o.log_level ? log_level_parse(o.log_level) : LOG_INFO;
+	log_init("worker", o.log_format && strcmp(o.log_format, "json") == 0,
+	    lvl < 0 ? LOG_INFO : (enum log_level)lvl);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Load: everything that needs a file or a fresh library state. */
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_kv(LOG_ERROR, "library initialisation failed", NULL);
+		return 1;
+	}
+	wipe_install_cjson_hooks();
+	if ((o.kubeconfig ? kubeconfig_load(o.kubeconfig, &creds, err, sizeof(err)) :
+	    kubeconfig_in_cluster(o.in_cluster, &creds, err, sizeof(err))) != 0) {
+		log_kv(LOG_ERROR, "cannot load Kubernetes credentials", "error", err, NULL);
+		return 1;
+	}
+	ca = load_pam_ca(o.pam_ca);
+	if ((pam = pam_handle(ca)) == NULL || kube_client_init(&kube, &creds) != 0) {
+		log_kv(LOG_ERROR, "libcurl handle setup failed", NULL);
+		return 1;
+	}
+	if ((rv = nng_pair0_open(&s)) != 0 || (rv = nng_dial(s, o.ipc, NULL, 0)) != 0) {
+		log_kv(LOG_ERROR, "cannot reach the supervisor", "error", nng_strerror(rv), NULL);
+		return 1;
+	}
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG);
+
+	/* Drop and restrict: from here on, no files, no processes. */
+	if (sandbox_enter(o.sandbox) != 0) {
+		log_kv(LOG_ERROR, "sandbox could not be installed; refusing to run", NULL);
+		return 1;
+	}
+	log_kv(LOG_INFO, "worker ready", "sandbox", o.sandbox, NULL);
+
+	rv = serve(s, &kube, pam);
+	nng_close(s);
+	curl_easy_cleanup(pam);
+	kube_client_free(&kube);
+	kube_creds_free(&creds);
+	free(ca);
+	return rv;
+}
