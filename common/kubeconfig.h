@@ -34,7 +34,9 @@ int kubeconfig_load(const char *path, struct kube_creds *c, char *err, size_t er
  */
 int kubeconfig_in_cluster(const char *dir, struct kube_creds *c, char *err, size_t errlen);
 
-/* kube_creds_reload_token - re-read token_file if set; 0 if unchanged or reloaded. */
+/* kube_creds_reload_token - re-read token_file if set; 0 if unchanged or reloaded.
+ * c->token is replaced (new pointer) only when the contents changed; on
+ * -1 (unreadable or empty file) the old token stays. */
 int kube_creds_reload_token(struct kube_creds *c);
 
 /* kube_creds_free - wipe and free every field. */
