@@ -2,15 +2,18 @@
  * log - structured lines on stderr, logfmt or JSON.
  *
  * Each line is built in a stack buffer and handed to the kernel with one
- * write(2), so lines from threads and from the supervisor's children never
- * interleave (stderr is shared, and writes to a pipe up to PIPE_BUF are
- * atomic; longer ones are at least never split by our own process). A line
+ * write(2). A mutex keeps our own threads' lines whole even when a line
+ * is longer than PIPE_BUF; against other processes sharing stderr (the
+ * supervisor's children) the kernel keeps pipe writes of up to PIPE_BUF
+ * (4 KiB) whole, so only lines near the cap could interleave there. A line
  * is capped at LOG_LINE_MAX bytes: an over-long value is cut and ends in
  * "...", so one runaway field cannot flood the log or hide the others'
  * shape. No allocation happens here, which lets util's out-of-memory path
- * log before it aborts.
+ * log before it aborts. Not async-signal-safe (locks, gmtime_r): never call
+ * it from a signal handler or between fork and exec in a threaded process.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +34,9 @@
 static char log_component[64] = "pam-operator";
 static bool log_json;
 static enum log_level log_min = LOG_INFO;
+
+/* Serialises writes so one thread's long line is never split by another's. */
+static pthread_mutex_t log_write_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
 
@@ -354,7 +360,9 @@ log_vkv(enum log_level lvl, const char *msg, va_list ap)
 	if (log_json)
 		log_put_tail(&b, "}");
 	log_put_tail(&b, "\n");
+	pthread_mutex_lock(&log_write_mu);
 	log_write_all(b.buf, b.len);
+	pthread_mutex_unlock(&log_write_mu);
 }
 
 /* log_kv - see log.h. */
