@@ -1,0 +1,312 @@
+/*
+ * index.c - keep one copy of each watched object's useful fields, and
+ * decide from each change whether work is due. Status-only changes
+ * (our own writes) queue nothing; spec changes (generation), deletion
+ * and drift of a managed Secret do. Caller holds S.mu.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "spec.h"
+#include "sup.h"
+#include "util.h"
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? util_xstrdup(s) : NULL;
+}
+
+static void replace(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = dup_or_null(s);
+}
+
+static void key_of(const cJSON *md, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", str(md, "namespace") ? str(md, "namespace") : "",
+	    str(md, "name") ? str(md, "name") : "");
+}
+
+static void cond_clear(struct cond *c)
+{
+	free(c->reason);
+	free(c->message);
+	free(c->ltt);
+	memset(c, 0, sizeof(*c));
+}
+
+/* read_cond - the condition of type t from status.conditions. */
+static void read_cond(const cJSON *status, const char *t, struct cond *c)
+{
+	const cJSON *it;
+
+	cond_clear(c);
+	cJSON_ArrayForEach(it, get(status, "conditions")) {
+		const char *type = str(it, "type");
+		if (type == NULL || strcmp(type, t) != 0)
+			continue;
+		snprintf(c->status, sizeof(c->status), "%s", str(it, "status") ? str(it, "status") : "");
+		c->reason = dup_or_null(str(it, "reason"));
+		c->message = dup_or_null(str(it, "message"));
+		c->ltt = dup_or_null(str(it, "lastTransitionTime"));
+		c->observed_gen = (int64_t)cJSON_GetNumberValue(get(it, "observedGeneration"));
+	}
+}
+
+void msec_free(struct msec *m)
+{
+	if (m == NULL)
+		return;
+	free(m->ns); free(m->name); free(m->uid); free(m->spec_json);
+	free(m->store); free(m->target); free(m->spec_reason); free(m->spec_message);
+	free(m->rollout); free(m->status_hash); free(m->refresh_time);
+	cond_clear(&m->ready); cond_clear(&m->roll);
+	free(m->synced_target); free(m->secret_rv); free(m->last_event);
+	free(m);
+}
+
+void mstore_free(struct mstore *s)
+{
+	if (s == NULL)
+		return;
+	free(s->ns); free(s->name); free(s->uid); free(s->url);
+	free(s->key_ns); free(s->key_name); free(s->key_key);
+	free(s->spec_reason); free(s->spec_message);
+	cond_clear(&s->ready);
+	free(s);
+}
+
+/* parse_spec - the fields the supervisor schedules by; a bad spec is
+ * remembered with its reason and reported without bothering a worker. */
+static void parse_spec(struct msec *m, const cJSON *spec)
+{
+	struct msec_spec s;
+	const char *reason;
+	char msg[512];
+
+	free(m->spec_json);
+	m->spec_json = cJSON_PrintUnformatted(spec);
+	replace(&m->spec_reason, NULL);
+	replace(&m->spec_message, NULL);
+	replace(&m->rollout, NULL);
+	if (spec_msec_parse(spec, &s, &reason, msg, sizeof(msg)) != 0) {
+		m->spec_reason = util_xstrdup(reason);
+		m->spec_message = util_xstrdup(msg);
+		/* Keep the target we had: cleanup on deletion still needs it. */
+		const char *t = str(get(spec, "target"), "name");
+		if (m->target == NULL && t && spec_valid_name(t))
+			m->target = util_xstrdup(t);
+		return;
+	}
+	replace(&m->store, s.store);
+	replace(&m->target, s.target);
+	m->refresh_ms = s.refresh_ms;
+	if (s.rollout_enabled && s.nrollout > 0) {
+		size_t len = 1;
+		for (size_t i = 0; i < s.nrollout; i++)
+			len += strlen(s.rollout[i].kind) + strlen(s.rollout[i].name) + 2;
+		m->rollout = util_xcalloc(1, len);
+		for (size_t i = 0; i < s.nrollout; i++)
+			snprintf(m->rollout + strlen(m->rollout), len - strlen(m->rollout),
+			    "%s/%s\n", s.rollout[i].kind, s.rollout[i].name);
+	}
+	spec_msec_free(&s);
+}
+
+void index_msec_upsert(const cJSON *obj)
+{
+	const cJSON *md = get(obj, "metadata"), *st = get(obj, "status"), *it;
+	char key[512];
+	struct msec *m;
+	bool fresh = false, queue_it = false;
+	int64_t gen = (int64_t)cJSON_GetNumberValue(get(md, "generation"));
+
+	key_of(md, key, sizeof(key));
+	if ((m = hmap_get(&S.msecs, key)) == NULL) {
+		m = util_xcalloc(1, sizeof(*m));
+		m->ns = util_xstrdup(str(md, "namespace"));
+		m->name = util_xstrdup(str(md, "name"));
+		hmap_put(&S.msecs, key, m);
+		fresh = true;
+	}
+	replace(&m->uid, str(md, "uid"));
+	if (fresh || gen != m->generation) {
+		/* A renamed target is noticed by the next sync comparing
+		 * target with synced_target. */
+		m->generation = gen;
+		parse_spec(m, get(obj, "spec"));
+		queue_it = true;
+	}
+	bool deleting = get(md, "deletionTimestamp") != NULL;
+	bool has_fin = false;
+	cJSON_ArrayForEach(it, get(md, "finalizers"))
+		if (cJSON_IsString(it) && strcmp(it->valuestring, FINALIZER) == 0)
+			has_fin = true;
+	if (deleting != m->deleting || has_fin != m->has_finalizer)
+		queue_it = true;
+	m->deleting = deleting;
+	m->has_finalizer = has_fin;
+
+	replace(&m->status_hash, str(st, "secretDataHash"));
+	replace(&m->refresh_time, str(st, "refreshTime"));
+	read_cond(st, "Ready", &m->ready);
+	read_cond(st, "RolloutSucceeded", &m->roll);
+	if (fresh && m->status_hash && m->synced_target == NULL && m->target)
+		m->synced_target = util_xstrdup(m->target);
+	if (queue_it)
+		sup_enqueue_msec(m->ns, m->name, 0);
+}
+
+void index_msec_delete(const cJSON *obj)
+{
+	char key[512], qkey[520];
+	struct msec *m;
+
+	key_of(get(obj, "metadata"), key, sizeof(key));
+	m = hmap_del(&S.msecs, key);
+	snprintf(qkey, sizeof(qkey), "m/%s", key);
+	queue_forget(&S.q, qkey);
+	msec_free(m);
+}
+
+void index_store_upsert(const cJSON *obj)
+{
+	const cJSON *md = get(obj, "metadata");
+	char key[512], msg[512];
+	struct mstore *s;
+	struct store_spec sp;
+	const char *reason;
+	int64_t gen = (int64_t)cJSON_GetNumberValue(get(md, "generation"));
+	bool fresh = false;
+
+	key_of(md, key, sizeof(key));
+	if ((s = hmap_get(&S.stores, key)) == NULL) {
+		s = util_xcalloc(1, sizeof(*s));
+		s->ns = util_xstrdup(str(md, "namespace"));
+		s->name = util_xstrdup(str(md, "name"));
+		hmap_put(&S.stores, key, s);
+		fresh = true;
+	}
+	replace(&s->uid, str(md, "uid"));
+	read_cond(get(obj, "status"), "Ready", &s->ready);
+	if (!fresh && gen == s->generation)
+		return;
+	s->generation = gen;
+	replace(&s->spec_reason, NULL);
+	replace(&s->spec_message, NULL);
+	if (spec_store_parse(get(obj, "spec"), &sp, &reason, msg, sizeof(msg)) != 0) {
+		s->spec_reason = util_xstrdup(reason);
+		s->spec_message = util_xstrdup(msg);
+	} else {
+		replace(&s->url, sp.url);
+		replace(&s->key_ns, sp.key_ns ? sp.key_ns : s->ns);
+		replace(&s->key_name, sp.key_name);
+		replace(&s->key_key, sp.key_key);
+	}
+	s->failures = 0;
+	sup_enqueue_store(s->ns, s->name, 0);
+	/* Every MonoSecret of this store runs again with the new settings. */
+	for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
+		struct msec *m = i.val;
+		if (strcmp(m->ns, s->ns) == 0 && m->store && strcmp(m->store, s->name) == 0)
+			sup_enqueue_msec(m->ns, m->name, 0);
+	}
+}
+
+void index_store_delete(const cJSON *obj)
+{
+	char key[512], qkey[520];
+	struct mstore *s;
+
+	key_of(get(obj, "metadata"), key, sizeof(key));
+	s = hmap_del(&S.stores, key);
+	snprintf(qkey, sizeof(qkey), "s/%s", key);
+	queue_forget(&S.q, qkey);
+	if (s == NULL)
+		return;
+	for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
+		struct msec *m = i.val;
+		if (strcmp(m->ns, s->ns) == 0 && m->store && strcmp(m->store, s->name) == 0)
+			sup_enqueue_msec(m->ns, m->name, 0);
+	}
+	mstore_free(s);
+}
+
+/* secret_owner - the MonoSecret that wrote this Secret, from our annotation. */
+static struct msec *secret_owner(const cJSON *md)
+{
+	const char *owner = str(get(md, "annotations"), "pam.monofor.com/monosecret");
+	char key[512];
+
+	if (owner == NULL)
+		return NULL;
+	snprintf(key, sizeof(key), "%s/%s", str(md, "namespace"), owner);
+	return hmap_get(&S.msecs, key);
+}
+
+void index_secret_upsert(const cJSON *obj)
+{
+	const cJSON *md = get(obj, "metadata");
+	const char *rv = str(md, "resourceVersion");
+	char key[512];
+	struct msec *m = secret_owner(md);
+
+	key_of(md, key, sizeof(key));
+	free(hmap_put(&S.secret_rv, key, util_xstrdup(rv ? rv : "")));
+	/* Someone else changed a Secret we wrote: put it right now, not at
+	 * the next refresh. Our own writes carry the rv the worker reported. */
+	if (m && m->secret_rv && rv && strcmp(m->secret_rv, rv) != 0 && !m->deleting)
+		sup_enqueue_msec(m->ns, m->name, 0);
+}
+
+void index_secret_delete(const cJSON *obj)
+{
+	const cJSON *md = get(obj, "metadata");
+	char key[512];
+	struct msec *m = secret_owner(md);
+
+	key_of(md, key, sizeof(key));
+	free(hmap_del(&S.secret_rv, key));
+	if (m && !m->deleting && m->target && strcmp(m->target, str(md, "name")) == 0) {
+		replace(&m->secret_rv, NULL);
+		sup_enqueue_msec(m->ns, m->name, 0);
+	}
+}
+
+void index_workload_upsert(const char *kind, const cJSON *obj)
+{
+	const cJSON *md = get(obj, "metadata");
+	const char *val = str(get(md, "annotations"), ANN_RELOAD_ON);
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/%s/%s", str(md, "namespace"), kind, str(md, "name"));
+	if (val)
+		free(hmap_put(&S.reloaders, key, util_xstrdup(val)));
+	else
+		free(hmap_del(&S.reloaders, key));
+}
+
+void index_workload_delete(const char *kind, const cJSON *obj)
+{
+	const cJSON *md = get(obj, "metadata");
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/%s/%s", str(md, "namespace"), kind, str(md, "name"));
+	free(hmap_del(&S.reloaders, key));
+}

@@ -1,0 +1,259 @@
+/*
+ * informer.c - list, then watch, each resource the supervisor indexes,
+ * one thread each, and survive what an API server does: watch
+ * timeouts (resume from the last resourceVersion), bookmarks, 410 Gone
+ * (list again, and drop what vanished meanwhile), restarts and errors
+ * (back off with jitter). Lists are paginated. Managed Secrets and
+ * workloads are fetched as metadata only (PartialObjectMetadata), so
+ * no Secret value ever reaches this process.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "sup.h"
+#include "util.h"
+
+#define META_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+#define META_WATCH "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+struct informer {
+	const char *name;              /* for logs */
+	const char *path;              /* collection path, all namespaces */
+	const char *selector;          /* labelSelector or NULL */
+	bool metadata_only;
+	const char *kind;              /* workload kind, for the handlers */
+	void (*upsert)(const cJSON *obj);
+	void (*del)(const cJSON *obj);
+	void (*wl_upsert)(const char *kind, const cJSON *obj);
+	void (*wl_del)(const char *kind, const cJSON *obj);
+	/* run state */
+	struct kube_client kube;
+	char rv[64];
+	bool synced;
+	struct hmap seen;              /* keys present after the last list */
+	bool gone;                     /* a 410 arrived in the stream */
+};
+
+static void apply(struct informer *inf, const char *type, const cJSON *obj)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
+	bool del = strcmp(type, "DELETED") == 0;
+	char key[512];
+
+	if (cJSON_IsString(rv))
+		snprintf(inf->rv, sizeof(inf->rv), "%s", rv->valuestring);
+	if (strcmp(type, "BOOKMARK") == 0)
+		return;
+	snprintf(key, sizeof(key), "%s/%s",
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace")),
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name")));
+	if (del)
+		hmap_del(&inf->seen, key);
+	else
+		hmap_put(&inf->seen, key, (void *)1);
+	pthread_mutex_lock(&S.mu);
+	if (inf->kind)
+		(del ? inf->wl_del : inf->wl_upsert)(inf->kind, obj);
+	else
+		(del ? inf->del : inf->upsert)(obj);
+	pthread_mutex_unlock(&S.mu);
+	sup_wake();
+}
+
+/* forget_missing - after a relist, what we knew but the list lacks was
+ * deleted while we were not watching. */
+static void forget_missing(struct informer *inf, struct hmap *now)
+{
+	for (struct hmap_iter i = { 0 }; hmap_next(&inf->seen, &i);) {
+		if (hmap_get(now, i.key))
+			continue;
+		char ns[256], name[256];
+		const char *slash = strchr(i.key, '/');
+		if (slash == NULL)
+			continue;
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - i.key), i.key);
+		snprintf(name, sizeof(name), "%s", slash + 1);
+		cJSON *fake = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(fake, "metadata");
+		cJSON_AddStringToObject(md, "namespace", ns);
+		cJSON_AddStringToObject(md, "name", name);
+		apply(inf, "DELETED", fake);
+		cJSON_Delete(fake);
+	}
+	hmap_free(&inf->seen);
+	inf->seen = *now;
+}
+
+/* list - every page; 0 on success with inf->rv set to the list's version. */
+static int list(struct informer *inf)
+{
+	char cont[1024] = "", path[2048];
+	struct hmap now = { 0 };
+
+	do {
+		struct kube_resp r;
+		char *sel = inf->selector ? kube_escape(inf->selector) : NULL;
+		char *c = cont[0] ? kube_escape(cont) : NULL;
+		snprintf(path, sizeof(path), "%s?limit=500%s%s%s%s", inf->path,
+		    sel ? "&labelSelector=" : "", sel ? sel : "", c ? "&continue=" : "", c ? c : "");
+		free(sel);
+		free(c);
+		if (kube_request(&inf->kube, "GET", path, NULL,
+		    inf->metadata_only ? META_LIST : NULL, NULL, 0, &r) != 0 || r.code != 200) {
+			char msg[300];
+			kube_status_message(&r, msg, sizeof(msg));
+			log_kv(LOG_WARN, "list failed", "resource", inf->name, "error", msg, NULL);
+			kube_resp_free(&r);
+			hmap_free(&now);
+			return -1;
+		}
+		cJSON *o = cJSON_ParseWithLength(r.body, r.len), *it;
+		kube_resp_free(&r);
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+		const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
+		const char *next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "continue"));
+		snprintf(inf->rv, sizeof(inf->rv), "%s", rv ? rv : "");
+		snprintf(cont, sizeof(cont), "%s", next ? next : "");
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items")) {
+			const cJSON *imd = cJSON_GetObjectItemCaseSensitive(it, "metadata");
+			char key[512];
+			snprintf(key, sizeof(key), "%s/%s",
+			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(imd, "namespace")),
+			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(imd, "name")));
+			hmap_put(&now, key, (void *)1);
+			char saved[64];
+			snprintf(saved, sizeof(saved), "%s", inf->rv);
+			apply(inf, "ADDED", it);
+			snprintf(inf->rv, sizeof(inf->rv), "%s", saved);
+		}
+		cJSON_Delete(o);
+	} while (cont[0] && !S.stop);
+	forget_missing(inf, &now);
+	return 0;
+}
+
+static int on_line(void *ud, char *line, size_t len)
+{
+	struct informer *inf = ud;
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
+	int stop = 0;
+
+	if (type == NULL) {
+		/* A Status instead of an event: the watch was refused. */
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(ev, "code");
+		if (cJSON_GetNumberValue(code) == 410)
+			inf->gone = true;
+		stop = 1;
+	} else if (strcmp(type, "ERROR") == 0) {
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		if (cJSON_GetNumberValue(code) == 410)
+			inf->gone = true;
+		log_kv(LOG_INFO, "watch ended by the server", "resource", inf->name, "code",
+		    cJSON_IsNumber(code) ? (cJSON_GetNumberValue(code) == 410 ? "410" : "other") : "none", NULL);
+		stop = 1;
+	} else {
+		apply(inf, type, obj);
+	}
+	cJSON_Delete(ev);
+	return stop;
+}
+
+static void backoff_sleep(int *fails)
+{
+	int64_t ms = 200LL << (*fails < 7 ? *fails : 7);   /* up to ~25 s */
+	ms += rand() % (ms / 2 + 1);                        /* jitter */
+	(*fails)++;
+	for (int64_t t = 0; t < ms && !S.stop; t += 100)
+		usleep(100000);
+}
+
+static void *run(void *arg)
+{
+	struct informer *inf = arg;
+	int fails = 0;
+	bool need_list = true;
+
+	kube_client_init(&inf->kube, &S.creds);
+	inf->kube.on_request = metrics_kube_hook;
+	while (!S.stop) {
+		if (need_list) {
+			if (list(inf) != 0) {
+				backoff_sleep(&fails);
+				continue;
+			}
+			need_list = false;
+			if (!inf->synced) {
+				inf->synced = true;
+				pthread_mutex_lock(&S.mu);
+				S.informers_synced++;
+				pthread_mutex_unlock(&S.mu);
+				log_kv(LOG_INFO, "cache synced", "resource", inf->name, NULL);
+				sup_wake();
+			}
+		}
+		char path[2048];
+		char *sel = inf->selector ? kube_escape(inf->selector) : NULL;
+		snprintf(path, sizeof(path), "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d"
+		    "&resourceVersion=%s%s%s", inf->path, 240 + rand() % 120, inf->rv,
+		    sel ? "&labelSelector=" : "", sel ? sel : "");
+		free(sel);
+		inf->gone = false;
+		long code = kube_stream(&inf->kube, path, inf->metadata_only ? META_WATCH : NULL,
+		    on_line, inf, &S.stop);
+		if (S.stop)
+			break;
+		if (inf->gone || code == 410) {
+			log_kv(LOG_INFO, "resourceVersion expired, listing again", "resource",
+			    inf->name, NULL);
+			need_list = true;
+			continue;
+		}
+		if (code == 200) {
+			fails = 0;   /* a normal timeout: resume from the last rv */
+			continue;
+		}
+		log_kv(LOG_WARN, "watch failed", "resource", inf->name, "status",
+		    code ? "error" : "unreachable", NULL);
+		backoff_sleep(&fails);
+		if (code != 0)
+			need_list = true;
+	}
+	kube_client_free(&inf->kube);
+	return NULL;
+}
+
+static struct informer infs[] = {
+	{ .name = "monostores", .path = "/apis/pam.monofor.com/v1alpha1/monostores",
+	  .upsert = index_store_upsert, .del = index_store_delete },
+	{ .name = "monosecrets", .path = "/apis/pam.monofor.com/v1alpha1/monosecrets",
+	  .upsert = index_msec_upsert, .del = index_msec_delete },
+	{ .name = "secrets", .path = "/api/v1/secrets", .metadata_only = true,
+	  .selector = "app.kubernetes.io/managed-by=pam-operator",
+	  .upsert = index_secret_upsert, .del = index_secret_delete },
+	{ .name = "deployments", .path = "/apis/apps/v1/deployments", .metadata_only = true,
+	  .kind = "Deployment", .wl_upsert = index_workload_upsert, .wl_del = index_workload_delete },
+	{ .name = "daemonsets", .path = "/apis/apps/v1/daemonsets", .metadata_only = true,
+	  .kind = "DaemonSet", .wl_upsert = index_workload_upsert, .wl_del = index_workload_delete },
+	{ .name = "statefulsets", .path = "/apis/apps/v1/statefulsets", .metadata_only = true,
+	  .kind = "StatefulSet", .wl_upsert = index_workload_upsert, .wl_del = index_workload_delete },
+};
+
+int informers_start(void)
+{
+	S.informers_total = (int)(sizeof(infs) / sizeof(infs[0]));
+	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, run, &infs[i]) != 0)
+			return -1;
+		pthread_detach(t);
+	}
+	return 0;
+}

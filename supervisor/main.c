@@ -1,0 +1,332 @@
+/*
+ * manager - the supervisor process (the container's /manager). It
+ * holds the leader Lease, watches MonoStores, MonoSecrets, managed
+ * Secrets' metadata and workloads' metadata, queues work, and hands
+ * jobs to sandboxed pam-worker processes. It never sees a secret
+ * value or a PAM access key. The main loop below is the only place
+ * that dispatches jobs and handles their results.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "duration.h"
+#include "log.h"
+#include "sup.h"
+#include "util.h"
+
+struct sup S = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	S.stop = 1;
+}
+
+void sup_wake(void)
+{
+	pthread_cond_signal(&S.cv);
+}
+
+void sup_enqueue_msec(const char *ns, const char *name, int64_t delay_ms)
+{
+	char key[520];
+
+	snprintf(key, sizeof(key), "m/%s/%s", ns, name);
+	queue_add(&S.q, key, util_mono_ms() + delay_ms);
+}
+
+void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms)
+{
+	char key[520];
+
+	snprintf(key, sizeof(key), "s/%s/%s", ns, name);
+	queue_add(&S.q, key, util_mono_ms() + delay_ms);
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr,
+	    "usage: %s [flags]\n"
+	    "  --kubeconfig FILE              out-of-cluster credentials (or $KUBECONFIG)\n"
+	    "  --leader-elect[=true|false]    hold a Lease before doing anything (default false)\n"
+	    "  --leader-election-id NAME      Lease name (default pam-operator-leader)\n"
+	    "  --leader-election-namespace NS Lease namespace (default: the pod's or kubeconfig's)\n"
+	    "  --metrics-bind-address ADDR    /metrics, e.g. :8080 or 127.0.0.1:8080; 0 disables\n"
+	    "  --health-probe-bind-address A  /healthz and /readyz; 0 disables\n"
+	    "  --workers N                    worker processes (default 2)\n"
+	    "  --pam-ca-file FILE             extra CA bundle trusted for PAM\n"
+	    "  --worker-path FILE             pam-worker executable (default: beside manager)\n"
+	    "  --worker-sandbox on|debug|off  worker sandbox mode (default on)\n"
+	    "  --job-timeout DURATION         kill a worker whose job runs longer (default 60s)\n"
+	    "  --allow-cross-namespace-keys   let a MonoStore use an access key in another namespace\n"
+	    "  --log-format logfmt|json       (default logfmt)\n"
+	    "  --log-level debug|info|warn|error\n"
+	    "  --version\n", argv0);
+	exit(2);
+}
+
+static bool parse_bool(const char *v)
+{
+	return v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+}
+
+static void parse_opts(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "leader-elect", optional_argument, NULL, 'L' },
+		{ "leader-election-id", required_argument, NULL, 'I' },
+		{ "leader-election-namespace", required_argument, NULL, 'N' },
+		{ "metrics-bind-address", required_argument, NULL, 'm' },
+		{ "health-probe-bind-address", required_argument, NULL, 'h' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "pam-ca-file", required_argument, NULL, 'c' },
+		{ "worker-path", required_argument, NULL, 'p' },
+		{ "worker-sandbox", required_argument, NULL, 's' },
+		{ "job-timeout", required_argument, NULL, 't' },
+		{ "allow-cross-namespace-keys", no_argument, NULL, 'x' },
+		{ "log-format", required_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, '?' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static char worker[PATH_MAX];
+	struct options *o = &S.opt;
+	int64_t ns;
+	int ch;
+
+	o->metrics_addr = ":8080";
+	o->health_addr = ":8081";
+	o->workers = 2;
+	o->lease_name = "pam-operator-leader";
+	o->sandbox = "on";
+	o->job_timeout_ms = 60000;
+	o->kubeconfig = getenv("KUBECONFIG");
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'k': o->kubeconfig = optarg; break;
+		case 'L': o->leader_elect = parse_bool(optarg); break;
+		case 'I': o->lease_name = optarg; break;
+		case 'N': o->lease_ns = optarg; break;
+		case 'm': o->metrics_addr = optarg; break;
+		case 'h': o->health_addr = optarg; break;
+		case 'w':
+			o->workers = atoi(optarg);
+			if (o->workers < 1 || o->workers > 64) {
+				fprintf(stderr, "--workers: must be 1 to 64\n");
+				exit(2);
+			}
+			break;
+		case 'c': o->pam_ca_file = optarg; break;
+		case 'p': o->worker_path = optarg; break;
+		case 's': o->sandbox = optarg; break;
+		case 't':
+			if (duration_parse(optarg, &ns) != 0 || ns <= 0) {
+				fprintf(stderr, "--job-timeout: \"%s\" is not a positive duration\n", optarg);
+				exit(2);
+			}
+			o->job_timeout_ms = ns / 1000000;
+			break;
+		case 'x': o->allow_cross_ns_keys = true; break;
+		case 'f': o->log_format = optarg; break;
+		case 'l': o->log_level = optarg; break;
+		case 'V': printf("pam-operator %s\n", PAMOP_VERSION); exit(0);
+		default: usage(argv[0]);
+		}
+	}
+	if (optind != argc)
+		usage(argv[0]);
+	if (o->worker_path == NULL) {
+		/* beside our own executable, as in the container image */
+		ssize_t n = readlink("/proc/self/exe", worker, sizeof(worker) - 16);
+		if (n <= 0) {
+			fprintf(stderr, "cannot find myself; pass --worker-path\n");
+			exit(2);
+		}
+		worker[n] = '\0';
+		char *slash = strrchr(worker, '/');
+		snprintf(slash + 1, sizeof(worker) - (size_t)(slash + 1 - worker), "pam-worker");
+		o->worker_path = worker;
+	}
+}
+
+static void load_creds(void)
+{
+	char err[256];
+	int rc;
+
+	if (S.opt.kubeconfig && *S.opt.kubeconfig)
+		rc = kubeconfig_load(S.opt.kubeconfig, &S.creds, err, sizeof(err));
+	else
+		rc = kubeconfig_in_cluster("/var/run/secrets/kubernetes.io/serviceaccount",
+		    &S.creds, err, sizeof(err));
+	if (rc != 0) {
+		log_kv(LOG_ERROR, "cannot load Kubernetes credentials", "error", err, NULL);
+		exit(1);
+	}
+	if (S.opt.lease_ns == NULL)
+		S.opt.lease_ns = S.creds.namespace ? S.creds.namespace : "default";
+}
+
+static void make_identity(void)
+{
+	char host[256] = "unknown";
+	unsigned char rnd[4];
+	char hex[9];
+
+	gethostname(host, sizeof(host) - 1);
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	S.identity = util_strdup_printf("%s_%s", host, hex);
+}
+
+/* main_loop - reap, collect results, dispatch, sleep until the next thing. */
+static void main_loop(void)
+{
+	int64_t token_check = 0;
+
+	pthread_mutex_lock(&S.mu);
+	while (!S.stop) {
+		int64_t now = util_mono_ms();
+		S.last_loop_ms = now;
+		pool_reap(now);
+		while (S.results) {
+			struct result_msg *rm = S.results;
+			S.results = rm->next;
+			if (S.results == NULL)
+				S.results_tail = &S.results;
+			reconcile_result(rm);
+			free(rm->buf);
+			free(rm);
+		}
+		pool_check_deadlines(now);
+		if (S.creds.token_file && now - token_check > 60000) {
+			kube_creds_reload_token(&S.creds);   /* bound tokens rotate */
+			token_check = now;
+		}
+		if (S.leader && S.informers_synced >= S.informers_total)
+			reconcile_dispatch(now);
+
+		int64_t next = queue_next_due(&S.q), pe = pool_next_event();
+		if (pe < next)
+			next = pe;
+		int64_t wait = next - util_mono_ms();
+		if (wait > 250 || pool_idle_slot() < 0)
+			wait = wait > 250 ? 250 : wait;   /* signals and stalls are noticed */
+		if (wait > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&S.cv, &S.mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&S.mu);
+}
+
+/* drain - let jobs in flight finish (a worker's write is atomic per
+ * Secret, so abandoning one is also safe), up to a few seconds. */
+static void drain(void)
+{
+	int64_t until = util_mono_ms() + 4000;
+
+	pthread_mutex_lock(&S.mu);
+	for (;;) {
+		int busy = 0;
+		for (int i = 0; i < S.opt.workers; i++)
+			busy += S.slots[i].state == W_BUSY;
+		while (S.results) {
+			struct result_msg *rm = S.results;
+			S.results = rm->next;
+			if (S.results == NULL)
+				S.results_tail = &S.results;
+			reconcile_result(rm);
+			free(rm->buf);
+			free(rm);
+		}
+		if (busy == 0 || util_mono_ms() > until)
+			break;
+		pthread_mutex_unlock(&S.mu);
+		usleep(50000);
+		pthread_mutex_lock(&S.mu);
+	}
+	pthread_mutex_unlock(&S.mu);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	int lvl;
+
+	parse_opts(argc, argv);
+	lvl = S.opt.log_level ? log_level_parse(S.opt.log_level) : LOG_INFO;
+	if (lvl < 0) {
+		fprintf(stderr, "--log-level: must be debug, info, warn or error\n");
+		return 2;
+	}
+	if (S.opt.log_format && strcmp(S.opt.log_format, "json") != 0 &&
+	    strcmp(S.opt.log_format, "logfmt") != 0) {
+		fprintf(stderr, "--log-format: must be logfmt or json\n");
+		return 2;
+	}
+	log_init("supervisor", S.opt.log_format && strcmp(S.opt.log_format, "json") == 0,
+	    (enum log_level)lvl);
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_kv(LOG_ERROR, "library initialisation failed", NULL);
+		return 1;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	S.results_tail = &S.results;
+	load_creds();
+	make_identity();
+	log_kv(LOG_INFO, "starting", "version", PAMOP_VERSION, "identity", S.identity,
+	    "server", S.creds.server, NULL);
+
+	pthread_mutex_lock(&S.mu);
+	int rc = pool_init();
+	pthread_mutex_unlock(&S.mu);
+	if (rc != 0 || http_start() != 0 || informers_start() != 0)
+		return 1;
+	if (S.opt.leader_elect) {
+		if (leader_start() != 0)
+			return 1;
+	} else {
+		S.leader = true;
+	}
+
+	main_loop();
+
+	log_kv(LOG_INFO, "shutting down", "signal", got_signal == SIGTERM ? "TERM" :
+	    got_signal == SIGINT ? "INT" : "none", NULL);
+	int lost = S.stop == 2;
+	drain();
+	S.stop = 1;
+	pool_shutdown();
+	leader_release();
+	http_stop();
+	log_kv(LOG_INFO, "stopped", NULL);
+	return lost ? 1 : 0;
+}

@@ -1,0 +1,194 @@
+/*
+ * sup - the supervisor's shared state. One mutex guards the index, the
+ * queue and the worker table; watch threads and nng callbacks take it
+ * briefly, the main loop (supervisor/main.c) does the rest. The index
+ * holds names, specs, hashes and resourceVersions only: no Secret data
+ * is ever read by this process (managed Secrets are watched as
+ * metadata).
+ */
+#ifndef PAMOP_SUP_H
+#define PAMOP_SUP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <nng/nng.h>
+
+#include "hmap.h"
+#include "kube.h"
+#include "proto.h"
+#include "queue.h"
+
+#define FINALIZER "pam.monofor.com/finalizer"
+#define ANN_RELOAD_ON "pam.monofor.com/reload-on"
+
+struct cond {                  /* one status condition as last written */
+	char status[8];            /* "True", "False", "Unknown", "" if none */
+	char *reason, *message, *ltt;
+	int64_t observed_gen;
+};
+
+struct msec {
+	char *ns, *name, *uid;
+	int64_t generation;
+	char *spec_json;           /* compact .spec, what a worker needs */
+	char *store;               /* spec.monoStoreRef.name */
+	char *target;              /* spec.target.name */
+	int64_t refresh_ms;        /* 0: no timer */
+	char *spec_reason;         /* non-NULL: spec invalid, with message */
+	char *spec_message;
+	bool deleting, has_finalizer;
+	char *rollout;             /* Mode A targets "Kind/name\n" (if enabled) */
+	/* status as seen on the object */
+	char *status_hash;
+	char *refresh_time;
+	struct cond ready, roll;
+	/* runtime */
+	char *synced_target;       /* target last written, for rename cleanup */
+	char *secret_rv;           /* resourceVersion our last job left */
+	int64_t synced_gen;        /* generation of the last good sync */
+	int failures;
+	char *last_event;          /* reason of the last Event, to avoid floods */
+	int64_t last_event_ms;
+};
+
+struct mstore {
+	char *ns, *name, *uid;
+	int64_t generation;
+	char *url, *key_ns, *key_name, *key_key;
+	char *spec_reason, *spec_message;
+	struct cond ready;
+	int failures;
+};
+
+enum wstate { W_DOWN, W_STARTING, W_IDLE, W_BUSY };
+
+struct wslot {
+	int idx;
+	pid_t pid;
+	enum wstate state;
+	nng_socket sock;
+	nng_aio *rx;
+	char url[256];
+	char *job_key;             /* queue key of the job it holds */
+	int64_t job_id, job_start;
+	int crashes;               /* deaths before finishing a job */
+	int64_t restart_at;
+	bool finished_one;
+};
+
+struct result_msg {            /* a result received, waiting for the main loop */
+	struct result_msg *next;
+	int slot;
+	unsigned char *buf;
+	size_t len;
+};
+
+struct options {
+	const char *kubeconfig;
+	bool leader_elect;
+	const char *lease_name, *lease_ns;
+	const char *metrics_addr, *health_addr;
+	int workers;
+	const char *pam_ca_file;
+	const char *worker_path;
+	const char *log_format, *log_level;
+	const char *sandbox;
+	int64_t job_timeout_ms;
+	bool allow_cross_ns_keys;
+	bool test_jobs;
+	double qps;
+	int burst;
+};
+
+struct sup {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct options opt;
+	struct kube_creds creds;
+	volatile int stop;
+	bool leader;
+	int informers_synced;      /* count of informers past their first list */
+	int informers_total;
+	int64_t last_loop_ms;      /* for /healthz */
+	struct hmap msecs;         /* "ns/name" -> struct msec */
+	struct hmap stores;        /* "ns/name" -> struct mstore */
+	struct hmap secret_rv;     /* "ns/name" of managed Secrets -> rv string */
+	struct hmap reloaders;     /* "ns/Kind/name" -> reload-on value */
+	struct queue q;
+	struct wslot *slots;
+	struct result_msg *results, **results_tail;
+	char ipc_dir[128];
+	int64_t job_seq;
+	char *identity;
+};
+
+extern struct sup S;
+
+/* Queue keys: "m/ns/name" for MonoSecrets, "s/ns/name" for MonoStores. */
+void sup_enqueue_msec(const char *ns, const char *name, int64_t delay_ms);
+void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms);
+void sup_wake(void);
+
+/* informer.c */
+int informers_start(void);
+
+/* index.c: apply watch events (caller holds S.mu). */
+struct cJSON;
+void index_msec_upsert(const struct cJSON *obj);
+void index_msec_delete(const struct cJSON *obj);
+void index_store_upsert(const struct cJSON *obj);
+void index_store_delete(const struct cJSON *obj);
+void index_secret_upsert(const struct cJSON *obj);
+void index_secret_delete(const struct cJSON *obj);
+void index_workload_upsert(const char *kind, const struct cJSON *obj);
+void index_workload_delete(const char *kind, const struct cJSON *obj);
+void msec_free(struct msec *m);
+void mstore_free(struct mstore *s);
+
+/* pool.c */
+int pool_init(void);
+void pool_reap(int64_t now);          /* waitpid + respawn, S.mu held */
+int pool_idle_slot(void);             /* -1 if none */
+int pool_send(int slot, const char *key, struct proto_job *j); /* S.mu held */
+void pool_check_deadlines(int64_t now);
+int64_t pool_next_event(void);
+void pool_shutdown(void);
+int pool_ready_count(void);
+
+/* reconcile.c */
+void reconcile_dispatch(int64_t now);  /* S.mu held */
+void reconcile_result(struct result_msg *rm); /* S.mu held; may unlock for I/O */
+void reconcile_worker_lost(const char *key, const char *cause); /* S.mu held */
+
+/* status.c: status and event writes (called without S.mu). */
+struct status_update {
+	const char *kind;             /* "monosecrets" or "monostores" */
+	char *ns, *name, *uid;
+	int64_t generation;
+	struct cond ready, roll;      /* desired conditions */
+	bool has_roll;
+	char *hash;                   /* secretDataHash or NULL to keep */
+	bool set_refresh;
+};
+int status_write(struct kube_client *k, struct status_update *u);
+void event_emit(struct kube_client *k, const char *kind, const char *ns, const char *name,
+    const char *uid, const char *type, const char *reason, const char *message);
+int finalizer_set(struct kube_client *k, const char *ns, const char *name, bool add);
+
+/* leader.c */
+int leader_start(void);
+void leader_release(void);
+
+/* http.c and metrics.c */
+int http_start(void);
+void http_stop(void);
+void metrics_inc(const char *name, const char *labels, double v);
+void metrics_observe(const char *name, const char *labels, double v);
+void metrics_set(const char *name, const char *labels, double v);
+char *metrics_render(void);
+void metrics_kube_hook(const char *verb, long code, void *ud);
+
+#endif
