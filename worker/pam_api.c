@@ -263,6 +263,25 @@ static int pam_parse_tree(const cJSON *root, struct pam_item *out,
 	return 0;
 }
 
+/* pam_has_nul_escape - true if a JSON text holds the escape \u0000.
+ * cJSON would silently cut the value there; values must be byte-exact,
+ * so such a body is refused instead. A backslash always starts an
+ * escape in JSON, so skipping the escaped byte keeps "\\u0000" apart. */
+static bool pam_has_nul_escape(const char *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (b[i] != '\\')
+			continue;
+		if (b[i + 1] == 'u' && i + 5 < len &&
+		    memcmp(b + i + 2, "0000", 4) == 0)
+			return true;
+		i++;
+	}
+	return false;
+}
+
 /* pam_parse_item - see pam_api.h. */
 int pam_parse_item(const char *body, size_t len, struct pam_item *out,
 		   struct pam_result *res)
@@ -273,6 +292,9 @@ int pam_parse_item(const char *body, size_t len, struct pam_item *out,
 
 	pam_result_init(res);
 	memset(out, 0, sizeof(*out));
+	if (body && pam_has_nul_escape(body, len))
+		return pam_fail(res, PAM_BAD_RESPONSE, "vault item has a NUL "
+				"character (\\u0000) in a string");
 	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 	if (!root)
 		return pam_fail(res, PAM_BAD_RESPONSE, "vault item is not "

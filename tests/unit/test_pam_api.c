@@ -140,8 +140,10 @@ START_TEST(values_byte_exact)
 
 	ck_assert_int_eq(parse("{\"type\":\"UserNamePasswordDomain\","
 			       "\"properties\":{"
-			       "\"UserName\":\"G\xc3\xbcnther \\u00e7\\ud83d\\ude00\","
-			       "\"Password\":\"a\\tb\\r\\nc\\b\\f\\u0001\\\"\\\\/\\/\","
+			       "\"UserName\":\"G\xc3\xbcnther "
+			       "\\u00e7\\ud83d\\ude00\","
+			       "\"Password\":\"a\\tb\\r\\nc\\b\\f"
+			       "\\u0001\\\"\\\\/\\/\","
 			       "\"Domain\":\"\"}}", &it, &r), 0);
 	ck_assert(VALUE_IS(&it, "UserName",
 			   "G\xc3\xbcnther \xc3\xa7\xf0\x9f\x98\x80"));
@@ -253,6 +255,23 @@ START_TEST(non_string_property)
 			       &it, &r), -1);
 	ck_assert_ptr_null(strstr(r.message, "hunter2"));
 	ck_assert_int_eq(it.nprops, 0);
+	pam_item_free(&it);
+}
+END_TEST
+
+/* nul_escape - cJSON would cut "a\u0000b" to "a": refuse instead, but
+ * keep an escaped backslash followed by the text u0000. */
+START_TEST(nul_escape)
+{
+	struct pam_item it;
+	struct pam_result r;
+
+	bad("{\"type\":\"SecretText\",\"properties\":{\"SecretText\":"
+	    "\"a\\u0000b\"}}", "NUL");
+	ck_assert_int_eq(parse("{\"type\":\"SecretText\",\"properties\":"
+			       "{\"SecretText\":\"a\\\\u0000b\"}}", &it, &r),
+			 0);
+	ck_assert(VALUE_IS(&it, "SecretText", "a\\u0000b"));
 	pam_item_free(&it);
 }
 END_TEST
@@ -383,6 +402,7 @@ Suite *pam_api_suite(void)
 	tcase_add_test(errors, unknown_type);
 	tcase_add_test(errors, non_string_property);
 	tcase_add_test(errors, duplicate_property);
+	tcase_add_test(errors, nul_escape);
 	tcase_add_test(misc, type_table);
 	tcase_add_test(misc, vault_ids);
 	tcase_add_test(misc, reasons);
