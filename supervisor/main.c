@@ -24,38 +24,12 @@
 #include "sup.h"
 #include "util.h"
 
-struct sup S = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
-};
-
 static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
 	S.stop = 1;
-}
-
-void sup_wake(void)
-{
-	pthread_cond_signal(&S.cv);
-}
-
-void sup_enqueue_msec(const char *ns, const char *name, int64_t delay_ms)
-{
-	char key[520];
-
-	snprintf(key, sizeof(key), "m/%s/%s", ns, name);
-	queue_add(&S.q, key, util_mono_ms() + delay_ms);
-}
-
-void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms)
-{
-	char key[520];
-
-	snprintf(key, sizeof(key), "s/%s/%s", ns, name);
-	queue_add(&S.q, key, util_mono_ms() + delay_ms);
 }
 
 static void usage(const char *argv0)

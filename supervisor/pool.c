@@ -31,10 +31,11 @@ static void on_rx(void *arg);
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct wslot *w = arg;
+	uint64_t peer = 0;
 	int pid = -1;
 
-	if (nng_pipe_get_int(p, NNG_OPT_IPC_PEER_PID, &pid) != 0)
-		pid = -1;
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &peer) == 0 && peer < INT32_MAX)
+		pid = (int)peer;
 	pthread_mutex_lock(&S.mu);
 	if (ev == NNG_PIPE_EV_ADD_PRE && (w->pid <= 0 || pid != w->pid)) {
 		char who[32], slot[16];

@@ -1,6 +1,6 @@
 /*
  * sandbox.c - the worker's sandbox, entered once, in this order:
- *   1. resource limits: no core files, no file growth
+ *   1. resource limits: no core files
  *   2. not dumpable (no ptrace by peers, no /proc/pid/mem, no core)
  *   3. every capability dropped (effective, permitted, inheritable)
  *   4. no_new_privs, which also lets an unprivileged process use seccomp
@@ -83,9 +83,10 @@ static int limits(void)
 {
 	struct rlimit zero = { 0, 0 };
 
-	/* RLIMIT_NPROC would also stop threads; the clone rule below is
-	 * what forbids new processes. */
-	return setrlimit(RLIMIT_CORE, &zero) | setrlimit(RLIMIT_FSIZE, &zero);
+	/* RLIMIT_NPROC would also stop threads, and RLIMIT_FSIZE would kill
+	 * us for logging to a file-backed stderr; the seccomp rules below
+	 * are what forbid new processes and new files. */
+	return setrlimit(RLIMIT_CORE, &zero);
 }
 
 static int drop_caps(void)

@@ -1,0 +1,34 @@
+/*
+ * sup.c - the supervisor's one shared state and the helpers every part
+ * uses to queue work. See sup.h.
+ */
+#include <stdio.h>
+
+#include "sup.h"
+#include "util.h"
+
+struct sup S = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
+
+void sup_wake(void)
+{
+	pthread_cond_signal(&S.cv);
+}
+
+void sup_enqueue_msec(const char *ns, const char *name, int64_t delay_ms)
+{
+	char key[520];
+
+	snprintf(key, sizeof(key), "m/%s/%s", ns, name);
+	queue_add(&S.q, key, util_mono_ms() + delay_ms);
+}
+
+void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms)
+{
+	char key[520];
+
+	snprintf(key, sizeof(key), "s/%s/%s", ns, name);
+	queue_add(&S.q, key, util_mono_ms() + delay_ms);
+}

@@ -1,0 +1,171 @@
+/*
+ * spec: every refusal names its field; defaults; the service-account
+ * token guard.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "spec.h"
+#include "suites.h"
+
+#define BASE \
+    "{\"monoStoreRef\":{\"name\":\"pam\"},\"target\":{\"name\":\"out\"}," \
+    "\"refreshInterval\":\"%s\",\"data\":[{\"secretKey\":\"%s\",\"remoteRef\":" \
+    "{\"vaultID\":\"%s\",\"property\":\"Password\"}}]%s}"
+
+/* parse - build a spec from the template and parse it; returns rc. */
+static int parse(const char *refresh, const char *key, const char *vault, const char *extra,
+    char *msg, const char **reason, struct msec_spec *out)
+{
+	char json[4096];
+	struct msec_spec s;
+	cJSON *j;
+	int rc;
+
+	snprintf(json, sizeof(json), BASE, refresh, key, vault, extra);
+	j = cJSON_Parse(json);
+	ck_assert_ptr_nonnull(j);
+	rc = spec_msec_parse(j, out ? out : &s, reason, msg, 512);
+	if (rc == 0 && out == NULL)
+		spec_msec_free(&s);
+	if (out == NULL)
+		cJSON_Delete(j);
+	return rc;
+}
+
+START_TEST(accepts_seed_example)
+{
+	char msg[512];
+	const char *reason;
+	struct msec_spec s;
+	char json[4096];
+
+	snprintf(json, sizeof(json), BASE, "2h30m", "password", "2f0c7d0e-1b2a-4c3d-9e8f-0a1b2c3d4e5f", "");
+	cJSON *j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(s.refresh_ms, 9000000);
+	ck_assert_int_eq(s.creation, CREATE_OWNER);
+	ck_assert_int_eq(s.deletion, DELETE_DELETE);
+	ck_assert_str_eq(s.data[0].property, "Password");
+	spec_msec_free(&s);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(refresh_zero_means_never)
+{
+	char msg[512];
+	const char *reason;
+	struct msec_spec s;
+	char json[4096];
+
+	snprintf(json, sizeof(json), BASE, "0", "k", "abcd", "");
+	cJSON *j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(s.refresh_ms, 0);
+	spec_msec_free(&s);
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(bad_refresh_names_field)
+{
+	char msg[512];
+	const char *reason;
+
+	ck_assert_int_eq(parse("5 minutes", "k", "abcd", "", msg, &reason, NULL), -1);
+	ck_assert_str_eq(reason, "InvalidRefreshInterval");
+	ck_assert_ptr_nonnull(strstr(msg, "spec.refreshInterval"));
+	ck_assert_int_eq(parse("-5m", "k", "abcd", "", msg, &reason, NULL), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "negative"));
+}
+END_TEST
+
+START_TEST(bad_key_and_vault_name_field)
+{
+	char msg[512];
+	const char *reason;
+
+	ck_assert_int_eq(parse("1h", "bad key!", "abcd", "", msg, &reason, NULL), -1);
+	ck_assert_str_eq(reason, "InvalidSpec");
+	ck_assert_ptr_nonnull(strstr(msg, "spec.data[0].secretKey"));
+	ck_assert_int_eq(parse("1h", "k", "../../x", "", msg, &reason, NULL), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "spec.data[0].remoteRef.vaultID"));
+}
+END_TEST
+
+START_TEST(duplicate_keys_refused)
+{
+	char msg[512];
+	const char *reason;
+	struct msec_spec s;
+	cJSON *j = cJSON_Parse("{\"monoStoreRef\":{\"name\":\"p\"},\"target\":{\"name\":\"o\"},"
+	    "\"data\":[{\"secretKey\":\"k\",\"remoteRef\":{\"vaultID\":\"ab\"}},"
+	    "{\"secretKey\":\"k\",\"remoteRef\":{\"vaultID\":\"cd\"}}]}");
+
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "spec.data[1].secretKey"));
+	ck_assert_ptr_nonnull(strstr(msg, "duplicates"));
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(service_account_token_refused)
+{
+	char msg[512];
+	const char *reason;
+#define TPL "{\"monoStoreRef\":{\"name\":\"p\"},\"target\":{\"name\":\"o\"," \
+	    "\"template\":%s},\"dataFrom\":[{\"extract\":{\"vaultID\":\"ab\"}}]}"
+	char json[1024];
+	struct msec_spec s;
+
+	snprintf(json, sizeof(json), TPL, "{\"type\":\"kubernetes.io/service-account-token\"}");
+	cJSON *j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "spec.target.template.type"));
+	cJSON_Delete(j);
+	snprintf(json, sizeof(json), TPL, "{\"metadata\":{\"annotations\":"
+	    "{\"kubernetes.io/service-account.name\":\"default\"}}}");
+	j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "kubernetes.io/service-account.name"));
+	cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(store_spec_checks)
+{
+	const char *reason;
+	char msg[512];
+	struct store_spec s;
+	cJSON *j = cJSON_Parse("{\"provider\":{\"monoforPAM\":{\"url\":\"ftp://x\",\"auth\":"
+	    "{\"accessKeySecretRef\":{\"name\":\"k\",\"key\":\"key\"}}}}}");
+
+	ck_assert_int_eq(spec_store_parse(j, &s, &reason, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "spec.provider.monoforPAM.url"));
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"provider\":{\"monoforPAM\":{\"url\":\"https://pam.example\",\"auth\":"
+	    "{\"accessKeySecretRef\":{\"name\":\"k\",\"key\":\"key\"}}}}}");
+	ck_assert_int_eq(spec_store_parse(j, &s, &reason, msg, sizeof(msg)), 0);
+	ck_assert_ptr_null(s.key_ns);   /* defaults to the MonoStore's namespace */
+	cJSON_Delete(j);
+}
+END_TEST
+
+Suite *spec_suite(void)
+{
+	Suite *s = suite_create("spec");
+	TCase *tc = tcase_create("spec");
+
+	tcase_add_test(tc, accepts_seed_example);
+	tcase_add_test(tc, refresh_zero_means_never);
+	tcase_add_test(tc, bad_refresh_names_field);
+	tcase_add_test(tc, bad_key_and_vault_name_field);
+	tcase_add_test(tc, duplicate_keys_refused);
+	tcase_add_test(tc, service_account_token_refused);
+	tcase_add_test(tc, store_spec_checks);
+	suite_add_tcase(s, tc);
+	return s;
+}
