@@ -51,6 +51,7 @@ struct pam_body {
 	unsigned char *buf;
 	size_t len, cap;
 	bool too_large;
+	bool oom;
 	CURL *h;
 };
 
@@ -338,8 +339,10 @@ static size_t pam_write(char *data, size_t size, size_t nmemb, void *ud)
 		if (cap > PAM_MAX_BODY)
 			cap = PAM_MAX_BODY;
 		nb = sodium_malloc(cap);
-		if (!nb)
+		if (!nb) {
+			b->oom = true;
 			return 0;
+		}
 		if (b->len)
 			memcpy(nb, b->buf, b->len);
 		sodium_free(b->buf);	/* NULL-safe; zeroes the old copy */
@@ -512,6 +515,9 @@ static int pam_get(CURL *h, const char *url, const struct secret *key,
 	if (b->too_large || rc == CURLE_FILESIZE_EXCEEDED)
 		return pam_fail(res, PAM_TOO_LARGE, "%s: response larger than "
 				"%d bytes refused", what, PAM_MAX_BODY);
+	if (b->oom)
+		return pam_fail(res, PAM_UNREACHABLE, "%s: out of guarded "
+				"memory for the response", what);
 	if (rc != CURLE_OK)
 		return pam_fail(res, PAM_UNREACHABLE, "%s: %s", what,
 				curl_easy_strerror(rc));

@@ -56,9 +56,10 @@ struct pam_result {
  * pam_fetch - GET {base_url}/api/v1/vaults/{vault_id} with the key and
  * parse it into out (zeroed first; free with pam_item_free even on
  * error). h is the caller's configured easy handle (CA, timeouts,
- * resolve); this sets URL, headers, write and header callbacks, and
- * resets exactly those afterwards. Returns 0 on PAM_OK, else -1 with
- * res filled in.
+ * resolve, allowed protocols); this sets URL, headers, the write
+ * callback and a size limit and clears them afterwards, and leaves GET,
+ * no redirects and no verbose output set (all curl defaults). Returns 0
+ * on PAM_OK, else -1 with res filled in.
  */
 int pam_fetch(CURL *h, const char *base_url, const struct secret *key,
 	      const char *vault_id, struct pam_item *out,
