@@ -170,6 +170,20 @@ static void make_identity(void)
 	S.identity = util_strdup_printf("%s_%s", host, hex);
 }
 
+/* process_results - hand every result received so far to reconcile. */
+static void process_results(void)
+{
+	while (S.results) {
+		struct result_msg *rm = S.results;
+		S.results = rm->next;
+		if (S.results == NULL)
+			S.results_tail = &S.results;
+		reconcile_result(rm);
+		free(rm->buf);
+		free(rm);
+	}
+}
+
 /* main_loop - reap, collect results, dispatch, sleep until the next thing. */
 static void main_loop(void)
 {
@@ -180,29 +194,27 @@ static void main_loop(void)
 		int64_t now = util_mono_ms();
 		S.last_loop_ms = now;
 		pool_reap(now);
-		while (S.results) {
-			struct result_msg *rm = S.results;
-			S.results = rm->next;
-			if (S.results == NULL)
-				S.results_tail = &S.results;
-			reconcile_result(rm);
-			free(rm->buf);
-			free(rm);
-		}
+		process_results();
 		pool_check_deadlines(now);
 		if (S.creds.token_file && now - token_check > 60000) {
 			kube_creds_reload_token(&S.creds);   /* bound tokens rotate */
 			token_check = now;
 		}
-		if (S.leader && S.informers_synced >= S.informers_total)
+		bool dispatching = S.leader && S.informers_synced >= S.informers_total;
+		if (dispatching)
 			reconcile_dispatch(now);
 
-		int64_t next = queue_next_due(&S.q), pe = pool_next_event();
+		/* Sleep until work is due (if a worker could take it), a worker
+		 * needs attention, or 250 ms pass; never spin with S.mu held. */
+		int64_t next = dispatching && pool_idle_slot() >= 0 ? queue_next_due(&S.q) : INT64_MAX;
+		int64_t pe = pool_next_event();
 		if (pe < next)
 			next = pe;
 		int64_t wait = next - util_mono_ms();
-		if (wait > 250 || pool_idle_slot() < 0)
-			wait = wait > 250 ? 250 : wait;   /* signals and stalls are noticed */
+		if (wait > 250)
+			wait = 250;
+		if (wait < 1)
+			wait = 1;
 		if (wait > 0) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -229,15 +241,7 @@ static void drain(void)
 		int busy = 0;
 		for (int i = 0; i < S.opt.workers; i++)
 			busy += S.slots[i].state == W_BUSY;
-		while (S.results) {
-			struct result_msg *rm = S.results;
-			S.results = rm->next;
-			if (S.results == NULL)
-				S.results_tail = &S.results;
-			reconcile_result(rm);
-			free(rm->buf);
-			free(rm);
-		}
+		process_results();
 		if (busy == 0 || util_mono_ms() > until)
 			break;
 		pthread_mutex_unlock(&S.mu);

@@ -459,8 +459,9 @@ static void store_done(struct mstore *s, const struct proto_result *r, const cha
 	if (ok && !was_ready) {
 		for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
 			struct msec *m = i.val;
+			/* only those that failed: new ones are queued already */
 			if (strcmp(m->ns, s->ns) == 0 && m->store && strcmp(m->store, s->name) == 0 &&
-			    strcmp(m->ready.status, "True") != 0)
+			    strcmp(m->ready.status, "False") == 0)
 				sup_enqueue_msec(m->ns, m->name, 0);
 		}
 	}

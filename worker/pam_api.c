@@ -518,9 +518,10 @@ static int pam_get(CURL *h, const char *url, const struct secret *key,
 	if (b->oom)
 		return pam_fail(res, PAM_UNREACHABLE, "%s: out of guarded "
 				"memory for the response", what);
+	/* Name the server, so that a wrong URL is easy to spot. */
 	if (rc != CURLE_OK)
-		return pam_fail(res, PAM_UNREACHABLE, "%s: %s", what,
-				curl_easy_strerror(rc));
+		return pam_fail(res, PAM_UNREACHABLE, "%s: %s (%.120s)", what,
+				curl_easy_strerror(rc), url);
 	return 0;
 }
 

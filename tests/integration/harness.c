@@ -1,0 +1,336 @@
+/*
+ * harness.c - see harness.h. Processes are started with fork+exec and
+ * their output goes to files under $PAMOP_TEST_LOGS, which the suites
+ * scan afterwards for leaked test secrets.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *env_or(const char *k, const char *def)
+{
+	const char *v = getenv(k);
+	return v && *v ? v : def;
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static char *vfmt(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	return s;
+}
+
+int sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+	int rc;
+
+	va_start(ap, fmt);
+	cmd = vfmt(fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	free(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+char *sh_out(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd, *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	va_start(ap, fmt);
+	cmd = vfmt(fmt, ap);
+	va_end(ap);
+	f = popen(cmd, "r");
+	free(cmd);
+	if (f == NULL)
+		return strdup("");
+	FILE *mem = open_memstream(&out, &len);
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	pclose(f);
+	fclose(mem);
+	while (len > 0 && out[len - 1] == '\n')
+		out[--len] = '\0';
+	return out;
+}
+
+int kubectl_apply(const char *fmt, ...)
+{
+	va_list ap;
+	char *yaml;
+	FILE *f;
+	int rc;
+
+	va_start(ap, fmt);
+	yaml = vfmt(fmt, ap);
+	va_end(ap);
+	f = popen("kubectl apply -f - >/dev/null", "w");
+	fputs(yaml, f);
+	rc = pclose(f);
+	free(yaml);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+char *jp(const char *ns, const char *kind, const char *name, const char *path)
+{
+	return sh_out("kubectl get %s %s -n %s -o jsonpath='%s' 2>/dev/null", kind, name, ns, path);
+}
+
+char *secret_value(const char *ns, const char *name, const char *key)
+{
+	char *b64, *out;
+
+	b64 = sh_out("kubectl get secret %s -n %s -o jsonpath='{.data.%s}' 2>/dev/null", name,
+	    ns, key);
+	if (*b64 == '\0') {
+		free(b64);
+		return NULL;
+	}
+	out = sh_out("printf '%%s' '%s' | base64 -d", b64);
+	free(b64);
+	return out;
+}
+
+int64_t wait_jp(const char *ns, const char *kind, const char *name, const char *path,
+    const char *want, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+	char *got = NULL;
+
+	for (;;) {
+		free(got);
+		got = jp(ns, kind, name, path);
+		if (strcmp(got, want) == 0)
+			break;
+		if (now_ms() - t0 > timeout_ms)
+			ck_abort_msg("%s %s/%s %s: wanted \"%s\", still \"%s\" after %d ms", kind, ns,
+			    name, path, want, got, timeout_ms);
+		sleep_ms(50);
+	}
+	free(got);
+	return now_ms() - t0;
+}
+
+char *ready_of(const char *ns, const char *kind, const char *name)
+{
+	return jp(ns, kind, name, "{.status.conditions[?(@.type==\"Ready\")].status}/"
+	    "{.status.conditions[?(@.type==\"Ready\")].reason}");
+}
+
+int64_t wait_ready(const char *ns, const char *kind, const char *name, const char *want,
+    int timeout_ms)
+{
+	return wait_jp(ns, kind, name, "{.status.conditions[?(@.type==\"Ready\")].status}/"
+	    "{.status.conditions[?(@.type==\"Ready\")].reason}", want, timeout_ms);
+}
+
+char *ns_new(const char *prefix)
+{
+	static int seq;
+	char *ns = NULL;
+
+	if (asprintf(&ns, "%s-%d-%d", prefix, (int)getpid() % 100000, ++seq) < 0)
+		abort();
+	ck_assert_int_eq(sh("kubectl create namespace %s >/dev/null", ns), 0);
+	return ns;
+}
+
+void ns_delete(const char *ns)
+{
+	sh("kubectl delete namespace %s --wait=false >/dev/null 2>&1", ns);
+}
+
+int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* spawn - fork+exec argv with stdout/stderr appended to log. */
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setpgid(0, 0);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void wait_http(int port, const char *path, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+
+	while (sh("curl -sf -o /dev/null http://127.0.0.1:%d%s", port, path) != 0) {
+		if (now_ms() - t0 > timeout_ms)
+			ck_abort_msg("nothing answered on 127.0.0.1:%d%s", port, path);
+		sleep_ms(50);
+	}
+}
+
+void pamsim_start(struct pamsim *p, const char *vault_json, const char *keys)
+{
+	static int seq;
+	const char *logs = env_or("PAMOP_TEST_LOGS", "/tmp");
+	char listen[32], admin[32], keyfile[256];
+	FILE *f;
+
+	memset(p, 0, sizeof(*p));
+	seq++;
+	snprintf(p->vaults, sizeof(p->vaults), "%s/pamsim-%d-%d.json", logs, getpid(), seq);
+	snprintf(keyfile, sizeof(keyfile), "%s/pamsim-%d-%d.keys", logs, getpid(), seq);
+	snprintf(p->log, sizeof(p->log), "%s/pamsim-%d-%d.log", logs, getpid(), seq);
+	f = fopen(p->vaults, "w");
+	fputs(vault_json, f);
+	fclose(f);
+	f = fopen(keyfile, "w");
+	for (const char *k = keys; *k; k++)
+		fputc(*k == ',' ? '\n' : *k, f);
+	fputc('\n', f);
+	fclose(f);
+	p->port = free_port();
+	p->admin_port = free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%d", p->admin_port);
+	snprintf(p->url, sizeof(p->url), "https://127.0.0.1:%d", p->port);
+	char *argv[] = { NULL, "--listen", listen, "--admin-listen", admin, "--vaults", p->vaults,
+	    "--access-key-file", keyfile, "--tls-cert", (char *)env_or("PAMSIM_CERT", ""),
+	    "--tls-key", (char *)env_or("PAMSIM_KEY", ""), NULL };
+	char bin[512];
+	snprintf(bin, sizeof(bin), "%s/pamsim", env_or("PAMOP_BIN", "build/bin"));
+	argv[0] = bin;
+	p->pid = spawn(argv, p->log);
+	wait_http(p->admin_port, "/stats", 5000);
+}
+
+void pamsim_stop(struct pamsim *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGTERM);
+		waitpid(p->pid, NULL, 0);
+		p->pid = 0;
+	}
+}
+
+void pamsim_put_vaults(struct pamsim *p, const char *vault_json)
+{
+	FILE *f = fopen(p->vaults, "w");
+
+	fputs(vault_json, f);
+	fclose(f);
+	ck_assert_int_eq(kill(p->pid, SIGHUP), 0);
+	sleep_ms(100);
+}
+
+long pamsim_count(struct pamsim *p, const char *vault)
+{
+	char *out = sh_out("curl -sf http://127.0.0.1:%d/stats | python3 -c 'import json,sys; "
+	    "print(json.load(sys.stdin)[\"vaults\"].get(\"%s\", 0))'", p->admin_port, vault);
+	long n = strtol(out, NULL, 10);
+	free(out);
+	return n;
+}
+
+void pamsim_fault(struct pamsim *p, const char *json)
+{
+	ck_assert_int_eq(sh("curl -sf -X POST -d '%s' http://127.0.0.1:%d/fault >/dev/null", json,
+	    p->admin_port), 0);
+}
+
+void manager_start(struct manager *m, const char *extra_args)
+{
+	static int seq;
+	const char *logs = env_or("PAMOP_TEST_LOGS", "/tmp");
+	char cmd[2048], bin[512];
+
+	memset(m, 0, sizeof(*m));
+	m->metrics_port = free_port();
+	m->health_port = free_port();
+	snprintf(m->log, sizeof(m->log), "%s/manager-%d-%d.log", logs, getpid(), ++seq);
+	snprintf(bin, sizeof(bin), "%s/manager", env_or("PAMOP_BIN", "build/bin"));
+	snprintf(cmd, sizeof(cmd), "exec %s --metrics-bind-address=127.0.0.1:%d "
+	    "--health-probe-bind-address=127.0.0.1:%d --pam-ca-file=%s %s", bin,
+	    m->metrics_port, m->health_port, env_or("PAMSIM_CA", ""), extra_args ? extra_args : "");
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	m->pid = spawn(argv, m->log);
+	wait_http(m->health_port, "/readyz", 15000);
+}
+
+int64_t manager_stop(struct manager *m)
+{
+	int64_t t0 = now_ms();
+
+	if (m->pid > 0) {
+		kill(m->pid, SIGTERM);
+		waitpid(m->pid, NULL, 0);
+		m->pid = 0;
+	}
+	return now_ms() - t0;
+}
+
+void store_setup(const char *ns, struct pamsim *p, const char *key)
+{
+	ck_assert_int_eq(kubectl_apply(
+	    "apiVersion: v1\nkind: Secret\nmetadata: {name: pam-access-key, namespace: %s}\n"
+	    "stringData: {key: \"%s\"}\n---\n"
+	    "apiVersion: pam.monofor.com/v1alpha1\nkind: MonoStore\n"
+	    "metadata: {name: pam, namespace: %s}\nspec:\n  provider:\n    monoforPAM:\n"
+	    "      url: \"%s\"\n      auth:\n        accessKeySecretRef: {name: pam-access-key, "
+	    "key: key, namespace: %s}\n", ns, key, ns, p->url, ns), 0);
+}
+
+void assert_file_lacks(const char *file, const char *const *values)
+{
+	for (size_t i = 0; values[i]; i++)
+		ck_assert_msg(sh("grep -qF -- '%s' '%s'", values[i], file) != 0,
+		    "%s contains a test secret", file);
+}

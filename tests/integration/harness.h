@@ -1,0 +1,77 @@
+/*
+ * harness - what the integration suites share: running kubectl against
+ * the real control plane, starting pamsim and the manager as separate
+ * processes, and waiting for the cluster to reach a state. Every wait
+ * is bounded and fails the test with what it last saw.
+ */
+#ifndef PAMOP_HARNESS_H
+#define PAMOP_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <check.h>
+
+/* sh - run a shell command; returns its exit status. */
+int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* sh_out - run and capture stdout (trailing newline trimmed) into a malloc'd string. */
+char *sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* kubectl_apply - pipe YAML (printf format) to kubectl apply -f -; 0 on success. */
+int kubectl_apply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* jp - kubectl get KIND NAME -n NS -o jsonpath=PATH; "" if absent. */
+char *jp(const char *ns, const char *kind, const char *name, const char *path);
+/* secret_value - decoded .data[key] of a Secret, NULL if absent. */
+char *secret_value(const char *ns, const char *name, const char *key);
+
+/* wait_jp - until jp(...) equals want, or fail after timeout_ms. Returns ms waited. */
+int64_t wait_jp(const char *ns, const char *kind, const char *name, const char *path,
+    const char *want, int timeout_ms);
+/* ready_reason - "Status/Reason" of the Ready condition, e.g. "True/Synced". */
+char *ready_of(const char *ns, const char *kind, const char *name);
+int64_t wait_ready(const char *ns, const char *kind, const char *name, const char *want,
+    int timeout_ms);
+
+/* ns_new - a fresh namespace with a unique name for one test. */
+char *ns_new(const char *prefix);
+void ns_delete(const char *ns);
+
+/* pamsim */
+struct pamsim {
+	pid_t pid;
+	int port, admin_port;
+	char url[64];
+	char vaults[256];
+	char log[256];
+};
+/* pamsim_start - on free loopback ports, HTTPS with the suite CA, the
+ * given vault JSON and access keys ("k1,k2"). */
+void pamsim_start(struct pamsim *p, const char *vault_json, const char *keys);
+void pamsim_stop(struct pamsim *p);
+/* pamsim_put_vaults - replace the vault set (via the admin API). */
+void pamsim_put_vaults(struct pamsim *p, const char *vault_json);
+/* pamsim_count - requests PAM got for one vault id. */
+long pamsim_count(struct pamsim *p, const char *vault);
+void pamsim_fault(struct pamsim *p, const char *json);
+
+/* manager (the operator) */
+struct manager {
+	pid_t pid;
+	int metrics_port, health_port;
+	char log[256];
+};
+void manager_start(struct manager *m, const char *extra_args);
+/* manager_stop - SIGTERM, wait; returns ms it took to exit. */
+int64_t manager_stop(struct manager *m);
+
+/* store_setup - access-key Secret plus MonoStore "pam" in ns for p. */
+void store_setup(const char *ns, struct pamsim *p, const char *key);
+
+/* assert_no_leak - none of the values appear in file. */
+void assert_file_lacks(const char *file, const char *const *values);
+
+int64_t now_ms(void);
+void sleep_ms(int ms);
+int free_port(void);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * Integration-test runner: suites against the real kube-apiserver that
+ * scripts/run-integration started. Optional argument: one suite name.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		Suite *(*fn)(void);
+	} all[] = {
+		{ "sync", sync_suite },
+	};
+	int failed = 0;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (argc > 1 && strcmp(argv[1], all[i].name) != 0)
+			continue;
+		SRunner *sr = srunner_create(all[i].fn());
+		srunner_run_all(sr, CK_NORMAL);
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+	}
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

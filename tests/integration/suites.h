@@ -1,0 +1,9 @@
+/* suites - every integration suite, for the runner in main.c. */
+#ifndef PAMOP_ITEST_SUITES_H
+#define PAMOP_ITEST_SUITES_H
+
+#include <check.h>
+
+Suite *sync_suite(void);
+
+#endif
