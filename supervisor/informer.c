@@ -5,7 +5,9 @@
  * (list again, and drop what vanished meanwhile), restarts and errors
  * (back off with jitter). Lists are paginated. Managed Secrets and
  * workloads are fetched as metadata only (PartialObjectMetadata), so
- * no Secret value ever reaches this process.
+ * no Secret value ever reaches this process. With --namespaces, each
+ * resource gets one informer per namespace on that namespace's own
+ * path, so that Roles in those namespaces are all the RBAC it needs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +18,16 @@
 #include <cjson/cJSON.h>
 
 #include "log.h"
+#include "scope.h"
 #include "sup.h"
 #include "util.h"
 
 #define META_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 #define META_WATCH "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
-struct informer {
-	const char *name;              /* for logs */
-	const char *path;              /* collection path, all namespaces */
+struct informer_def {
+	const char *name;              /* resource, for paths and logs */
+	const char *prefix;            /* API group and version path */
 	const char *selector;          /* labelSelector or NULL */
 	bool metadata_only;
 	const char *kind;              /* workload kind, for the handlers */
@@ -32,6 +35,16 @@ struct informer {
 	void (*del)(const cJSON *obj);
 	void (*wl_upsert)(const char *kind, const cJSON *obj);
 	void (*wl_del)(const char *kind, const cJSON *obj);
+};
+
+struct informer {
+	const struct informer_def *def;
+	const char *name;              /* = def->name */
+	const char *ns;                /* NULL: all namespaces */
+	char *path;                    /* collection path */
+	const char *selector;          /* = def->selector */
+	bool metadata_only;
+	const char *kind;
 	/* run state */
 	struct kube_client kube;
 	char rv[64];
@@ -60,9 +73,9 @@ static void apply(struct informer *inf, const char *type, const cJSON *obj)
 		hmap_put(&inf->seen, key, (void *)1);
 	pthread_mutex_lock(&S.mu);
 	if (inf->kind)
-		(del ? inf->wl_del : inf->wl_upsert)(inf->kind, obj);
+		(del ? inf->def->wl_del : inf->def->wl_upsert)(inf->kind, obj);
 	else
-		(del ? inf->del : inf->upsert)(obj);
+		(del ? inf->def->del : inf->def->upsert)(obj);
 	pthread_mutex_unlock(&S.mu);
 	sup_wake();
 }
@@ -108,7 +121,8 @@ static int list(struct informer *inf)
 		    inf->metadata_only ? META_LIST : NULL, NULL, 0, &r) != 0 || r.code != 200) {
 			char msg[300];
 			kube_status_message(&r, msg, sizeof(msg));
-			log_kv(LOG_WARN, "list failed", "resource", inf->name, "error", msg, NULL);
+			log_kv(LOG_WARN, "list failed", "resource", inf->name, "namespace",
+			    inf->ns ? inf->ns : "*", "error", msg, NULL);
 			kube_resp_free(&r);
 			hmap_free(&now);
 			return -1;
@@ -195,7 +209,8 @@ static void *run(void *arg)
 				pthread_mutex_lock(&S.mu);
 				S.informers_synced++;
 				pthread_mutex_unlock(&S.mu);
-				log_kv(LOG_INFO, "cache synced", "resource", inf->name, NULL);
+				log_kv(LOG_INFO, "cache synced", "resource", inf->name, "namespace",
+				    inf->ns ? inf->ns : "*", NULL);
 				sup_wake();
 			}
 		}
@@ -230,30 +245,47 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static struct informer infs[] = {
-	{ .name = "monostores", .path = "/apis/pam.monofor.com/v1alpha1/monostores",
+static const struct informer_def defs[] = {
+	{ .name = "monostores", .prefix = "/apis/pam.monofor.com/v1alpha1",
 	  .upsert = index_store_upsert, .del = index_store_delete },
-	{ .name = "monosecrets", .path = "/apis/pam.monofor.com/v1alpha1/monosecrets",
+	{ .name = "monosecrets", .prefix = "/apis/pam.monofor.com/v1alpha1",
 	  .upsert = index_msec_upsert, .del = index_msec_delete },
-	{ .name = "secrets", .path = "/api/v1/secrets", .metadata_only = true,
+	{ .name = "secrets", .prefix = "/api/v1", .metadata_only = true,
 	  .selector = "app.kubernetes.io/managed-by=pam-operator",
 	  .upsert = index_secret_upsert, .del = index_secret_delete },
-	{ .name = "deployments", .path = "/apis/apps/v1/deployments", .metadata_only = true,
+	{ .name = "deployments", .prefix = "/apis/apps/v1", .metadata_only = true,
 	  .kind = "Deployment", .wl_upsert = index_workload_upsert, .wl_del = index_workload_delete },
-	{ .name = "daemonsets", .path = "/apis/apps/v1/daemonsets", .metadata_only = true,
+	{ .name = "daemonsets", .prefix = "/apis/apps/v1", .metadata_only = true,
 	  .kind = "DaemonSet", .wl_upsert = index_workload_upsert, .wl_del = index_workload_delete },
-	{ .name = "statefulsets", .path = "/apis/apps/v1/statefulsets", .metadata_only = true,
+	{ .name = "statefulsets", .prefix = "/apis/apps/v1", .metadata_only = true,
 	  .kind = "StatefulSet", .wl_upsert = index_workload_upsert, .wl_del = index_workload_delete },
 };
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
+/* informers_start - one informer per resource, or per resource and
+ * namespace of S.opt.scope. They live as long as the process. */
 int informers_start(void)
 {
-	S.informers_total = (int)(sizeof(infs) / sizeof(infs[0]));
-	for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++) {
-		pthread_t t;
-		if (pthread_create(&t, NULL, run, &infs[i]) != 0)
-			return -1;
-		pthread_detach(t);
+	int nns = S.opt.scope.n > 0 ? S.opt.scope.n : 1;
+	struct informer *infs = util_xcalloc((size_t)nns * NDEFS, sizeof(*infs));
+
+	S.informers_total = nns * (int)NDEFS;
+	for (int n = 0; n < nns; n++) {
+		for (size_t d = 0; d < NDEFS; d++) {
+			struct informer *inf = &infs[(size_t)n * NDEFS + d];
+			pthread_t t;
+
+			inf->def = &defs[d];
+			inf->name = defs[d].name;
+			inf->ns = S.opt.scope.n > 0 ? S.opt.scope.ns[n] : NULL;
+			inf->path = scope_path(defs[d].prefix, inf->ns, defs[d].name);
+			inf->selector = defs[d].selector;
+			inf->metadata_only = defs[d].metadata_only;
+			inf->kind = defs[d].kind;
+			if (pthread_create(&t, NULL, run, inf) != 0)
+				return -1;
+			pthread_detach(t);
+		}
 	}
 	return 0;
 }

@@ -48,6 +48,7 @@ static void usage(const char *argv0)
 	    "  --worker-sandbox on|debug|off  worker sandbox mode (default on)\n"
 	    "  --job-timeout DURATION         kill a worker whose job runs longer (default 60s)\n"
 	    "  --allow-cross-namespace-keys   let a MonoStore use an access key in another namespace\n"
+	    "  --namespaces NS[,NS...]        watch only these namespaces (default: all)\n"
 	    "  --log-format logfmt|json       (default logfmt)\n"
 	    "  --log-level debug|info|warn|error\n"
 	    "  --version\n", argv0);
@@ -74,6 +75,7 @@ static void parse_opts(int argc, char **argv)
 		{ "worker-sandbox", required_argument, NULL, 's' },
 		{ "job-timeout", required_argument, NULL, 't' },
 		{ "allow-cross-namespace-keys", no_argument, NULL, 'x' },
+		{ "namespaces", required_argument, NULL, 'n' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "version", no_argument, NULL, 'V' },
@@ -83,6 +85,7 @@ static void parse_opts(int argc, char **argv)
 	static char worker[PATH_MAX];
 	struct options *o = &S.opt;
 	int64_t ns;
+	char err[200];
 	int ch;
 
 	o->metrics_addr = ":8080";
@@ -118,6 +121,13 @@ static void parse_opts(int argc, char **argv)
 			o->job_timeout_ms = ns / 1000000;
 			break;
 		case 'x': o->allow_cross_ns_keys = true; break;
+		case 'n':
+			scope_free(&o->scope);
+			if (scope_parse(optarg, &o->scope, err, sizeof(err)) != 0) {
+				fprintf(stderr, "%s\n", err);
+				exit(2);
+			}
+			break;
 		case 'f': o->log_format = optarg; break;
 		case 'l': o->log_level = optarg; break;
 		case 'V': printf("pam-operator %s\n", PAMOP_VERSION); exit(0);
@@ -282,6 +292,8 @@ int main(int argc, char **argv)
 	make_identity();
 	log_kv(LOG_INFO, "starting", "version", PAMOP_VERSION, "identity", S.identity,
 	    "server", S.creds.server, NULL);
+	for (int i = 0; i < S.opt.scope.n; i++)
+		log_kv(LOG_INFO, "watching namespace", "namespace", S.opt.scope.ns[i], NULL);
 
 	pthread_mutex_lock(&S.mu);
 	int rc = pool_init();

@@ -20,6 +20,7 @@
 #include "kube.h"
 #include "proto.h"
 #include "queue.h"
+#include "scope.h"
 
 #define FINALIZER "pam.monofor.com/finalizer"
 #define ANN_RELOAD_ON "pam.monofor.com/reload-on"
@@ -98,6 +99,7 @@ struct options {
 	const char *sandbox;
 	int64_t job_timeout_ms;
 	bool allow_cross_ns_keys;
+	struct scope scope;        /* --namespaces; n == 0: whole cluster */
 	bool test_jobs;
 	double qps;
 	int burst;

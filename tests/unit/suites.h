@@ -14,5 +14,6 @@ Suite *proto_suite(void);
 Suite *queue_suite(void);
 Suite *spec_suite(void);
 Suite *datamap_suite(void);
+Suite *scope_suite(void);
 
 #endif
