@@ -288,6 +288,12 @@ void pamsim_fault(struct pamsim *p, const char *json)
 
 void manager_start(struct manager *m, const char *extra_args)
 {
+	manager_spawn(m, extra_args);
+	wait_http(m->health_port, "/readyz", 15000);
+}
+
+void manager_spawn(struct manager *m, const char *extra_args)
+{
 	static int seq;
 	const char *logs = env_or("PAMOP_TEST_LOGS", "/tmp");
 	char cmd[2048], bin[512];
@@ -297,12 +303,16 @@ void manager_start(struct manager *m, const char *extra_args)
 	m->health_port = free_port();
 	snprintf(m->log, sizeof(m->log), "%s/manager-%d-%d.log", logs, getpid(), ++seq);
 	snprintf(bin, sizeof(bin), "%s/manager", env_or("PAMOP_BIN", "build/bin"));
+	/* The ServiceAccount credential run-integration made, when there is
+	 * one: the suites then run with deploy/'s RBAC, not as admin. A
+	 * --kubeconfig in extra_args comes later and wins. */
+	const char *sa = env_or("PAMOP_MANAGER_KUBECONFIG", "");
 	snprintf(cmd, sizeof(cmd), "exec %s --metrics-bind-address=127.0.0.1:%d "
-	    "--health-probe-bind-address=127.0.0.1:%d --pam-ca-file=%s %s", bin,
-	    m->metrics_port, m->health_port, env_or("PAMSIM_CA", ""), extra_args ? extra_args : "");
+	    "--health-probe-bind-address=127.0.0.1:%d --pam-ca-file=%s %s%s %s", bin,
+	    m->metrics_port, m->health_port, env_or("PAMSIM_CA", ""), *sa ? "--kubeconfig=" : "",
+	    sa, extra_args ? extra_args : "");
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 	m->pid = spawn(argv, m->log);
-	wait_http(m->health_port, "/readyz", 15000);
 }
 
 int64_t manager_stop(struct manager *m)

@@ -60,7 +60,12 @@ struct manager {
 	int metrics_port, health_port;
 	char log[256];
 };
+/* manager_start - the operator on free loopback ports, trusting pamsim's
+ * CA, with the kubeconfig in $PAMOP_MANAGER_KUBECONFIG if set (see
+ * scripts/run-integration), else $KUBECONFIG (admin). */
 void manager_start(struct manager *m, const char *extra_args);
+/* manager_spawn - the same, without waiting for /readyz. */
+void manager_spawn(struct manager *m, const char *extra_args);
 /* manager_stop - SIGTERM, wait; returns ms it took to exit. */
 int64_t manager_stop(struct manager *m);
 
