@@ -14,6 +14,7 @@ int main(int argc, char **argv)
 		Suite *(*fn)(void);
 	} all[] = {
 		{ "sync", sync_suite },
+		{ "install", install_suite },
 	};
 	int failed = 0;
 

@@ -5,5 +5,6 @@
 #include <check.h>
 
 Suite *sync_suite(void);
+Suite *install_suite(void);
 
 #endif
