@@ -15,6 +15,9 @@ int main(int argc, char **argv)
 	} all[] = {
 		{ "sync", sync_suite },
 		{ "install", install_suite },
+		{ "image", image_suite },
+		/* last: its audit of the operator's requests covers the suites above */
+		{ "rbac", rbac_suite },
 	};
 	int failed = 0;
 

@@ -6,5 +6,7 @@
 
 Suite *sync_suite(void);
 Suite *install_suite(void);
+Suite *image_suite(void);
+Suite *rbac_suite(void);
 
 #endif
