@@ -56,15 +56,17 @@ static char *sa_kubeconfig(const char *ns, const char *sa)
 	return path;
 }
 
-/* audit - rbac_audit.py over the testenv audit log for user; returns
- * its output ending in "rc=N". */
+/* audit - rbac_audit.py over the requests user made in this run
+ * (scripts/run-integration notes when it began); returns its output
+ * ending in "rc=N". */
 static char *audit(const char *user, const char *roles, const char *opts)
 {
 	const char *log = getenv("TESTENV_AUDIT_LOG");
+	const char *since = getenv("PAMOP_RUN_STARTED");
 
 	ck_assert_msg(log && *log, "TESTENV_AUDIT_LOG is not set: run through scripts/run-integration");
-	return sh_out("python3 tests/integration/rbac_audit.py %s %s %s %s 2>&1; echo rc=$?",
-	    log, user, roles, opts);
+	return sh_out("python3 tests/integration/rbac_audit.py %s %s %s %s%s %s 2>&1; echo rc=$?",
+	    log, user, roles, since && *since ? "--since=" : "", since ? since : "", opts);
 }
 
 static void setup(void)
