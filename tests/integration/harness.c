@@ -25,6 +25,11 @@ static const char *env_or(const char *k, const char *def)
 	return v && *v ? v : def;
 }
 
+const char *logs_dir(void)
+{
+	return env_or("PAMOP_TEST_LOGS", "/tmp");
+}
+
 int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -40,6 +45,8 @@ void sleep_ms(int ms)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
+
+static char *vfmt(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 static char *vfmt(const char *fmt, va_list ap)
 {

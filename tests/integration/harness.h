@@ -75,6 +75,8 @@ void store_setup(const char *ns, struct pamsim *p, const char *key);
 /* assert_no_leak - none of the values appear in file. */
 void assert_file_lacks(const char *file, const char *const *values);
 
+/* logs_dir - where test processes log and tests keep files ($PAMOP_TEST_LOGS). */
+const char *logs_dir(void);
 int64_t now_ms(void);
 void sleep_ms(int ms);
 int free_port(void);

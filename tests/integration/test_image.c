@@ -20,12 +20,6 @@
 #define KEY "2a3b4c5d-aaaa-bbbb-cccc-ddddeeee0009"
 #define PW "pw-Img4-value"
 
-static const char *logs(void)
-{
-	const char *l = getenv("PAMOP_TEST_LOGS");
-	return l && *l ? l : "/tmp";
-}
-
 /* group_alive - a process of group pgid still exists */
 static bool group_alive(int pgid)
 {
@@ -43,10 +37,10 @@ START_TEST(image_runs_the_operator_as_the_deployment_does)
 		fprintf(stderr, "image: not root, so no chroot: nothing checked\n");
 		return;
 	}
-	snprintf(root, sizeof(root), "%s/image-rootfs", logs());
-	snprintf(tok, sizeof(tok), "%s/image-token", logs());
-	snprintf(ca, sizeof(ca), "%s/image-pamca", logs());
-	snprintf(log, sizeof(log), "%s/image-manager.log", logs());
+	snprintf(root, sizeof(root), "%s/image-rootfs", logs_dir());
+	snprintf(tok, sizeof(tok), "%s/image-token", logs_dir());
+	snprintf(ca, sizeof(ca), "%s/image-pamca", logs_dir());
+	snprintf(log, sizeof(log), "%s/image-manager.log", logs_dir());
 	ck_assert_int_eq(sh("rm -rf %s %s %s && scripts/image-replay %s 0.0.0-image-test "
 	    ">/dev/null 2>&1", root, tok, ca, root), 0);
 

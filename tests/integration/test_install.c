@@ -14,12 +14,6 @@
 #include "harness.h"
 #include "suites.h"
 
-static const char *logs(void)
-{
-	const char *l = getenv("PAMOP_TEST_LOGS");
-	return l && *l ? l : "/tmp";
-}
-
 /* helm - the pinned helm run-integration built (scripts/helm-build). */
 static const char *helm(void)
 {
@@ -103,20 +97,20 @@ START_TEST(chart_renders_pass_server_dry_run)
 	    "--set seccompProfile.localhostProfile=operator/pam-operator.json "
 	    "--set leaderElection.id=my-lease");
 	for (int i = 0; i < 5; i++) {
-		snprintf(file, sizeof(file), "%s/chart-%d.yaml", logs(), i);
+		snprintf(file, sizeof(file), "%s/chart-%d.yaml", logs_dir(), i);
 		render(file, "chart-test", relns, sets[i]);
 		snprintf(cmd, sizeof(cmd), "kubectl apply --dry-run=server --validate=strict -f %s", file);
 		expect_clean(sets[i], cmd);
 	}
 	/* what each set should have rendered */
-	snprintf(file, sizeof(file), "%s/chart-1.yaml", logs());
+	snprintf(file, sizeof(file), "%s/chart-1.yaml", logs_dir());
 	ck_assert_int_eq(sh("grep -q -- '--namespaces=%s,%s' %s && "
 	    "test $(grep -c 'kind: RoleBinding' %s) = 3 && ! grep -q 'kind: ClusterRoleBinding' %s",
 	    wa, wb, file, file, file), 0);
-	snprintf(file, sizeof(file), "%s/chart-2.yaml", logs());
+	snprintf(file, sizeof(file), "%s/chart-2.yaml", logs_dir());
 	ck_assert_int_eq(sh("grep -q 'kind: ServiceMonitor' %s && grep -q 'kind: ConfigMap' %s && "
 	    "grep -q -- '--pam-ca-file=/etc/pam-operator/pam-ca/ca.crt' %s", file, file, file), 0);
-	snprintf(file, sizeof(file), "%s/chart-4.yaml", logs());
+	snprintf(file, sizeof(file), "%s/chart-4.yaml", logs_dir());
 	ck_assert_int_eq(sh("! grep -q 'kind: ClusterRole' %s && ! grep -q 'kind: ServiceAccount' %s && "
 	    "grep -q -- '--leader-election-id=my-lease' %s && grep -q 'my-lease' %s",
 	    file, file, file, file), 0);
@@ -139,8 +133,8 @@ START_TEST(chart_defaults_render_deploy_objects)
 {
 	char k[300], h[300];
 
-	snprintf(k, sizeof(k), "%s/kustomize.json", logs());
-	snprintf(h, sizeof(h), "%s/helm.json", logs());
+	snprintf(k, sizeof(k), "%s/kustomize.json", logs_dir());
+	snprintf(h, sizeof(h), "%s/helm.json", logs_dir());
 	render(h, "pam-operator", "pam-operator-system", "--include-crds");
 	ck_assert_int_eq(sh("kubectl create --dry-run=client -o json -f %s > %s.tmp && mv %s.tmp %s",
 	    h, h, h, h), 0);
@@ -160,7 +154,7 @@ static char *pod_dry_run(const char *deploy_file, const char *mutation)
 {
 	char pod[300];
 
-	snprintf(pod, sizeof(pod), "%s/pss-pod.json", logs());
+	snprintf(pod, sizeof(pod), "%s/pss-pod.json", logs_dir());
 	char *spec = sh_out("kubectl create --dry-run=client -f %s -o jsonpath='{.spec.template.spec}'",
 	    deploy_file);
 	FILE *f = fopen(pod, "w");
@@ -187,7 +181,7 @@ START_TEST(pod_passes_restricted_pod_security)
 	ck_assert_msg(strstr(out, "rc=0") && !strstr(out, "Warning"), "%s", out);
 	free(out);
 	/* the chart with a Localhost seccomp profile passes as well */
-	snprintf(file, sizeof(file), "%s/chart-localhost.yaml", logs());
+	snprintf(file, sizeof(file), "%s/chart-localhost.yaml", logs_dir());
 	render(file, "pam-operator", "pam-operator-system", "--set seccompProfile.type=Localhost "
 	    "--set seccompProfile.localhostProfile=operator/pam-operator.json "
 	    "--show-only templates/deployment.yaml");

@@ -28,12 +28,6 @@
 static struct pamsim pam;
 static struct manager mgr;
 
-static const char *logs(void)
-{
-	const char *l = getenv("PAMOP_TEST_LOGS");
-	return l && *l ? l : "/tmp";
-}
-
 static char *vaults(const char *pw, const char *text)
 {
 	char *s = NULL;
@@ -50,7 +44,7 @@ static char *sa_kubeconfig(const char *ns, const char *sa)
 {
 	char *path = NULL;
 
-	if (asprintf(&path, "%s/%s-%s.kubeconfig", logs(), ns, sa) < 0)
+	if (asprintf(&path, "%s/%s-%s.kubeconfig", logs_dir(), ns, sa) < 0)
 		abort();
 	ck_assert_int_eq(sh("scripts/sa-kubeconfig %s %s %s 2h", ns, sa, path), 0);
 	return path;
@@ -287,7 +281,7 @@ START_TEST(every_granted_verb_used_none_refused)
 {
 	char roles[300], *out;
 
-	snprintf(roles, sizeof(roles), "%s/operator-roles.json", logs());
+	snprintf(roles, sizeof(roles), "%s/operator-roles.json", logs_dir());
 	ck_assert_int_eq(sh("kubectl get clusterrole/pam-operator-manager-role "
 	    "role/pam-operator-leader-election-role -n pam-operator-system -o json > %s", roles), 0);
 	out = audit(OPERATOR_SA, roles, "--exempt pam.monofor.com/monosecrets/finalizers:update");
@@ -331,8 +325,8 @@ START_TEST(namespaced_install_watches_only_its_namespaces)
 	char user[200];
 
 	ck_assert_msg(helm && *helm, "PAMOP_HELM is not set");
-	snprintf(file, sizeof(file), "%s/scoped.yaml", logs());
-	snprintf(dep, sizeof(dep), "%s/scoped-deployment.yaml", logs());
+	snprintf(file, sizeof(file), "%s/scoped.yaml", logs_dir());
+	snprintf(dep, sizeof(dep), "%s/scoped-deployment.yaml", logs_dir());
 	ck_assert_int_eq(sh("%s template scoped charts/pam-operator -n %s --set "
 	    "'watchNamespaces={%s,%s}' > %s 2>/dev/null && %s template scoped charts/pam-operator "
 	    "-n %s --set 'watchNamespaces={%s,%s}' --show-only templates/deployment.yaml > %s "
@@ -372,7 +366,7 @@ START_TEST(namespaced_install_watches_only_its_namespaces)
 
 	/* never refused, never outside its namespaces (no cluster-wide call) */
 	snprintf(user, sizeof(user), "system:serviceaccount:%s:scoped-pam-operator", relns);
-	snprintf(roles, sizeof(roles), "%s/no-roles.json", logs());
+	snprintf(roles, sizeof(roles), "%s/no-roles.json", logs_dir());
 	ck_assert_int_eq(sh("echo '{\"items\": []}' > %s", roles), 0);
 	snprintf(args, sizeof(args), "--namespaces %s,%s,%s", w1, w2, relns);
 	char *out = audit(user, roles, args);
