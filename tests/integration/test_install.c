@@ -1,6 +1,7 @@
 /*
  * install: what a user applies is accepted by a real API server. Every
- * manifest under deploy/ and the chart rendered with several sets of
+ * manifest under deploy/ and the chart (which passes helm lint --strict)
+ * rendered with several sets of
  * values pass `kubectl apply --dry-run=server --validate=strict`
  * without a warning; the chart's defaults give deploy/'s objects; the
  * operator's pod passes the restricted Pod Security Standard (and a
@@ -79,6 +80,10 @@ START_TEST(chart_renders_pass_server_dry_run)
 	char file[300], cmd[700], sets[5][600];
 	const char *ca = getenv("PAMSIM_CA");
 
+	char *lint = sh_out("%s lint --strict charts/pam-operator 2>&1 | grep -v 'symbolic link'; "
+	    "echo rc=$?", helm());
+	ck_assert_msg(strstr(lint, "0 chart(s) failed") != NULL, "helm lint:\n%s", lint);
+	free(lint);
 	ck_assert_int_eq(sh("kubectl apply -f tests/fixtures/crds/servicemonitors.yaml >/dev/null && "
 	    "kubectl wait --for condition=established --timeout=30s "
 	    "crd/servicemonitors.monitoring.coreos.com >/dev/null"), 0);
