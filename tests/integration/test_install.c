@@ -1,12 +1,11 @@
 /*
  * install: what a user applies is accepted by a real API server. Every
- * manifest under deploy/ and the chart (which passes helm lint --strict)
- * rendered with several sets of
- * values pass `kubectl apply --dry-run=server --validate=strict`
- * without a warning; the chart's defaults give deploy/'s objects; the
- * operator's pod passes the restricted Pod Security Standard (and a
- * loosened one does not); kubectl explain shows a description for
- * every field of both CRDs.
+ * manifest under deploy/ and the chart (which passes helm lint
+ * --strict) rendered with several sets of values pass `kubectl apply
+ * --dry-run=server --validate=strict` without a warning; the chart's
+ * defaults give deploy/'s objects; the operator's pod passes the
+ * restricted Pod Security Standard (and a loosened one does not);
+ * kubectl explain shows a description for every field of both CRDs.
  */
 #include <stdio.h>
 #include <stdlib.h>
