@@ -35,7 +35,8 @@ int scope_parse(const char *arg, struct scope *s, char *err, size_t errlen)
 
 		if (!dns_label(p, n)) {
 			snprintf(err, errlen, "--namespaces: \"%.*s\" is not a namespace name "
-			    "(lowercase letters, digits and '-', at most 63)", (int)(n > 80 ? 80 : n), p);
+			    "(lowercase letters, digits and '-', at most 63)",
+			    (int)(n > 80 ? 80 : n), p);
 			scope_free(s);
 			return -1;
 		}

@@ -194,7 +194,8 @@ START_TEST(pod_passes_restricted_pod_security)
 	free(out);
 	/* and the check bites: each loosening is refused */
 	static const char *const loosen[] = {
-		"[{\"op\":\"remove\",\"path\":\"/spec/containers/0/securityContext/allowPrivilegeEscalation\"}]",
+		"[{\"op\":\"remove\",\"path\":"
+		    "\"/spec/containers/0/securityContext/allowPrivilegeEscalation\"}]",
 		"[{\"op\":\"remove\",\"path\":\"/spec/securityContext/seccompProfile\"}]",
 		"[{\"op\":\"replace\",\"path\":\"/spec/securityContext/runAsUser\",\"value\":0}]",
 		"[{\"op\":\"remove\",\"path\":\"/spec/containers/0/securityContext/capabilities\"}]",
@@ -246,7 +247,9 @@ START_TEST(explain_shows_field_descriptions)
 	    "        walk(v.get(\"items\", {}), p + \".\" + k + \"[]\")\n"
 	    "n = 0\n"
 	    "for c in json.load(sys.stdin)[\"items\"]:\n"
-	    "    walk(c[\"spec\"][\"versions\"][0][\"schema\"][\"openAPIV3Schema\"], c[\"spec\"][\"names\"][\"kind\"]); n += 1\n"
+	    "    v = c[\"spec\"][\"versions\"][0]\n"
+	    "    walk(v[\"schema\"][\"openAPIV3Schema\"], c[\"spec\"][\"names\"][\"kind\"])\n"
+	    "    n += 1\n"
 	    "print(\"crds\", n)'");
 	ck_assert_msg(strcmp(out, "crds 2") == 0, "fields without a description:\n%s", out);
 	free(out);
