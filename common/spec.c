@@ -133,11 +133,14 @@ static int parse_rollout(const cJSON *spec, struct msec_spec *s, char *msg, size
 	cJSON_ArrayForEach(it, arr) {
 		struct spec_rollout *r = &s->rollout[i];
 
-		if (str_field(it, "kind", &r->kind) != 0 || r->kind == NULL ||
-		    (strcmp(r->kind, "Deployment") && strcmp(r->kind, "DaemonSet") &&
-		    strcmp(r->kind, "StatefulSet")))
-			FAIL("spec.rollout.targets[%zu].kind: must be Deployment, DaemonSet or "
-			    "StatefulSet", i);
+		/* A kind we cannot restart is the rollout's failure, reported
+		 * in its own condition, not a reason to stop syncing; but it
+		 * must be a plain word, as it travels in "Kind/name" lines. */
+		if (str_field(it, "kind", &r->kind) != 0 || r->kind == NULL || !*r->kind ||
+		    strlen(r->kind) > 63 || strspn(r->kind, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz") != strlen(r->kind))
+			FAIL("spec.rollout.targets[%zu].kind: required, a kind such as Deployment, "
+			    "DaemonSet or StatefulSet", i);
 		if (str_field(it, "name", &r->name) != 0 || r->name == NULL ||
 		    !spec_valid_name(r->name))
 			FAIL("spec.rollout.targets[%zu].name: required, a valid object name", i);
@@ -174,6 +177,10 @@ static int parse_template(const cJSON *tgt, struct msec_spec *s, char *msg, size
 		if (strcmp(it->string, "kubernetes.io/service-account.name") == 0 ||
 		    strcmp(it->string, "kubernetes.io/service-account.uid") == 0)
 			FAIL("spec.target.template.metadata.annotations.%s: not allowed", it->string);
+		/* ours record what was synced and which restarts are owed */
+		if (strncmp(it->string, "pam.monofor.com/", 16) == 0)
+			FAIL("spec.target.template.metadata.annotations.%s: the pam.monofor.com/ "
+			    "prefix is reserved for the operator", it->string);
 	}
 	return 0;
 fail:

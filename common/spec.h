@@ -28,7 +28,7 @@ struct spec_extract {         /* spec.dataFrom[].extract */
 };
 
 struct spec_rollout {
-	const char *kind;         /* Deployment, DaemonSet, StatefulSet */
+	const char *kind;         /* a word; Deployment, DaemonSet, StatefulSet restart */
 	const char *name;
 };
 

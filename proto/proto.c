@@ -59,8 +59,7 @@ static const struct field result_fields[] = {
 	S(11, struct proto_result, message, 4096),
 	S(12, struct proto_result, data_hash, 128),
 	S(13, struct proto_result, secret_rv, 64),
-	S(14, struct proto_result, rollout_reason, 128),
-	S(15, struct proto_result, rollout_message, 4096),
+	S(14, struct proto_result, rollouts, 128 * 1024),
 	S(16, struct proto_result, pam_codes, 1024),
 };
 

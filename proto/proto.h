@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION   1
+#define PROTO_VERSION   2
 #define PROTO_MAX_MSG   (512 * 1024)   /* whole message, header included */
 #define PROTO_HDR_LEN   12
 
@@ -72,8 +72,11 @@ struct proto_result {
 	char *message;         /* human text, never a value */
 	char *data_hash;       /* keyed hash of the data ("" if not computed) */
 	char *secret_rv;       /* target Secret resourceVersion after the job */
-	char *rollout_reason;  /* "" or reason of the first failed restart */
-	char *rollout_message;
+	char *rollouts;        /* one line per restart target:
+	                        * "<outcome> <HTTP code> Kind/name\n", outcome
+	                        * restarted, skipped (already restarted for
+	                        * this change), notfound, forbidden,
+	                        * unsupported or failed */
 	char *pam_codes;       /* "200 12\n404 1\n": PAM responses by HTTP code */
 };
 

@@ -292,21 +292,16 @@ void index_secret_delete(const cJSON *obj)
 void index_workload_upsert(const char *kind, const cJSON *obj)
 {
 	const cJSON *md = get(obj, "metadata");
-	const char *val = str(get(md, "annotations"), ANN_RELOAD_ON);
-	char key[600];
 
-	snprintf(key, sizeof(key), "%s/%s/%s", str(md, "namespace"), kind, str(md, "name"));
-	if (val)
-		free(hmap_put(&S.reloaders, key, util_xstrdup(val)));
-	else
-		free(hmap_del(&S.reloaders, key));
+	/* Only the top-level annotation counts; the pod template's is never
+	 * seen here (the watch carries metadata only). */
+	rollout_workload_set(str(md, "namespace"), kind, str(md, "name"),
+	    str(get(md, "annotations"), ANN_RELOAD_ON));
 }
 
 void index_workload_delete(const char *kind, const cJSON *obj)
 {
 	const cJSON *md = get(obj, "metadata");
-	char key[600];
 
-	snprintf(key, sizeof(key), "%s/%s/%s", str(md, "namespace"), kind, str(md, "name"));
-	free(hmap_del(&S.reloaders, key));
+	rollout_workload_set(str(md, "namespace"), kind, str(md, "name"), NULL);
 }

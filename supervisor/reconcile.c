@@ -73,7 +73,8 @@ static bool event_due(struct msec *m, const char *reason, int64_t now)
 }
 
 /* write_msec_status - status (and maybe an Event) for m, dropping S.mu
- * for the request. m may be gone when this returns: callers re-look-up. */
+ * for the request. m may be gone when this returns: callers re-look-up.
+ * When roll is given the Event is the rollout's and says what it says. */
 static void write_msec_status(struct msec *m, const char *status, const char *reason,
     const char *msg, const char *hash, bool refreshed, const struct cond *roll,
     const char *ev_type, const char *ev_reason)
@@ -113,7 +114,7 @@ static void write_msec_status(struct msec *m, const char *status, const char *re
 	u.set_refresh = refreshed;
 	if (ev_reason && event_due(m, ev_reason, util_mono_ms())) {
 		emit = true;
-		snprintf(ev_msg, sizeof(ev_msg), "%s", msg);
+		snprintf(ev_msg, sizeof(ev_msg), "%s", roll ? roll->message : msg);
 	}
 
 	/* Nothing new to say (a bad spec retried, a store still missing): no write. */
@@ -156,40 +157,6 @@ static void write_store_status(struct mstore *s, const char *status, const char 
 		status_write(kw(), &u);
 	pthread_mutex_lock(&S.mu);
 	update_free(&u);
-}
-
-/* restart_targets - Mode A targets plus workloads annotated for this
- * Secret in the same namespace, each once. */
-static char *restart_targets(const struct msec *m)
-{
-	size_t cap = 256, len = 0;
-	char *out = util_xcalloc(1, cap);
-
-	if (m->rollout) {
-		len = strlen(m->rollout);
-		if (len + 1 > cap)
-			out = util_xrealloc(out, cap = len + 256);
-		memcpy(out, m->rollout, len + 1);
-	}
-	size_t nsl = strlen(m->ns);
-	for (struct hmap_iter i = { 0 }; hmap_next(&S.reloaders, &i);) {
-		const char *k = i.key;   /* ns/Kind/name */
-		if (strncmp(k, m->ns, nsl) != 0 || k[nsl] != '/' || strcmp(i.val, m->target) != 0)
-			continue;
-		const char *kn = k + nsl + 1;
-		char line[600];
-		snprintf(line, sizeof(line), "%s\n", kn);
-		/* de-duplicate against what is already listed */
-		char probe[602];
-		snprintf(probe, sizeof(probe), "\n%s", line);
-		if (strncmp(out, line, strlen(line)) == 0 || strstr(out, probe))
-			continue;
-		if (len + strlen(line) + 1 > cap)
-			out = util_xrealloc(out, cap = (len + strlen(line)) * 2 + 1);
-		memcpy(out + len, line, strlen(line) + 1);
-		len += strlen(line);
-	}
-	return out;
 }
 
 static void fill_store(struct proto_job *j, const struct mstore *s)
@@ -270,7 +237,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 	}
 	j.kind = JOB_SYNC;
 	fill_store(&j, s);
-	j.rollout = restart_targets(m);
+	j.rollout = rollout_targets(m);
 	rc = pool_send(slot, qkey, &j);
 	free(j.rollout);
 	(void)now;
@@ -381,10 +348,27 @@ static void msec_cleanup_done(struct msec *m, const struct proto_result *r, cons
 	free(ns); free(name); free(uid);
 }
 
+/* rollout_done - the condition and Event a rollout report calls for;
+ * false when the job restarted nothing and owed nothing. */
+static bool rollout_done(const struct rollout_summary *rs, struct cond *roll,
+    const char **ev_type, const char **ev_reason)
+{
+	if (rs->targets == 0)
+		return false;
+	snprintf(roll->status, sizeof(roll->status), "%s", rs->failed ? "False" : "True");
+	roll->reason = (char *)(rs->failed ? rs->reason : "RolloutTriggered");
+	roll->message = (char *)rs->message;
+	*ev_type = rs->failed ? "Warning" : "Normal";
+	/* all already done (a retry after our crash): nothing new to announce */
+	*ev_reason = rs->failed ? rs->reason : rs->restarted ? "RolloutTriggered" : NULL;
+	return true;
+}
+
 static void msec_sync_done(struct msec *m, const struct proto_result *r, const char *key)
 {
 	struct cond roll = { .status = "" };
-	struct cond *rp = NULL;
+	struct rollout_summary rs;
+	const char *ev_type = "Normal", *ev_reason;
 	char msg[600];
 	int64_t now = util_mono_ms();
 
@@ -405,39 +389,31 @@ static void msec_sync_done(struct msec *m, const struct proto_result *r, const c
 	free(m->synced_target);
 	m->synced_target = util_xstrdup(m->target);
 	m->synced_gen = m->generation;
-	if (r->restarts_ok + r->restarts_failed > 0) {
-		char rm[600];
-		if (r->restarts_failed > 0)
-			snprintf(rm, sizeof(rm), "%s", r->rollout_message);
-		else
-			snprintf(rm, sizeof(rm), "restarted %lld workload(s) after a data change",
-			    (long long)r->restarts_ok);
-		snprintf(roll.status, sizeof(roll.status), "%s", r->restarts_failed ? "False" : "True");
-		roll.reason = r->restarts_failed ? r->rollout_reason : "RolloutTriggered";
-		roll.message = rm;
-		rp = &roll;
-		metrics_inc("pamop_rollouts_total", "result=\"success\"", (double)r->restarts_ok);
-		metrics_inc("pamop_rollouts_total", "result=\"error\"", (double)r->restarts_failed);
-		snprintf(msg, sizeof(msg), "Secret %s %s", m->target, op_word(r->secret_op));
-		/* A failed restart keeps the old hash so the next sync tries again. */
-		write_msec_status(m, "True", "Synced", msg,
-		    r->restarts_failed ? NULL : r->data_hash, true, rp,
-		    r->restarts_failed ? "Warning" : "Normal",
-		    r->restarts_failed ? roll.reason : "RolloutTriggered");
-		if (r->restarts_failed) {
-			m = hmap_get(&S.msecs, key + 2);
-			if (m)
-				queue_add(&S.q, key, now + backoff(m->failures++));
-			return;
-		}
-	} else {
-		bool wrote = r->secret_op == SECOP_CREATED || r->secret_op == SECOP_UPDATED;
-		snprintf(msg, sizeof(msg), "Secret %s %s", m->target, op_word(r->secret_op));
-		write_msec_status(m, "True", "Synced", msg, r->data_hash, true, NULL,
-		    "Normal", wrote ? (r->secret_op == SECOP_CREATED ? "Created" : "Updated") : NULL);
+	snprintf(msg, sizeof(msg), "Secret %s %s", m->target, op_word(r->secret_op));
+	rollout_summarize(r->rollouts, m->target, &rs);
+	rollout_count(&rs);
+	ev_reason = r->secret_op == SECOP_CREATED ? "Created" :
+	    r->secret_op == SECOP_UPDATED ? "Updated" : NULL;
+	/* The hash always advances: a restart still owed is recorded on the
+	 * Secret by the worker, not by holding back status. */
+	write_msec_status(m, "True", "Synced", msg, r->data_hash, true,
+	    rollout_done(&rs, &roll, &ev_type, &ev_reason) ? &roll : NULL, ev_type, ev_reason);
+	if ((m = hmap_get(&S.msecs, key + 2)) == NULL)
+		return;
+	/* What we just wrote, before its watch event comes back: a sync
+	 * that runs before then must compare with this hash, not the last. */
+	free(m->status_hash);
+	m->status_hash = util_xstrdup(r->data_hash);
+	if (rs.failed) {
+		/* retried sooner than the refresh, until every target is done */
+		int64_t delay = backoff(m->roll_failures++);
+		if (m->refresh_ms > 0 && m->refresh_ms < delay)
+			delay = m->refresh_ms;
+		queue_add(&S.q, key, now + delay);
+		return;
 	}
-	m = hmap_get(&S.msecs, key + 2);
-	if (m && m->refresh_ms > 0)
+	m->roll_failures = 0;
+	if (m->refresh_ms > 0)
 		queue_add(&S.q, key, util_mono_ms() + m->refresh_ms);
 }
 

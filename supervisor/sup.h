@@ -51,6 +51,7 @@ struct msec {
 	char *secret_rv;           /* resourceVersion our last job left */
 	int64_t synced_gen;        /* generation of the last good sync */
 	int failures;
+	int roll_failures;         /* rollout retries in a row, for backoff */
 	char *last_event;          /* reason of the last Event, to avoid floods */
 	int64_t last_event_ms;
 };
@@ -119,6 +120,7 @@ struct sup {
 	struct hmap stores;        /* "ns/name" -> struct mstore */
 	struct hmap secret_rv;     /* "ns/name" of managed Secrets -> rv string */
 	struct hmap reloaders;     /* "ns/Kind/name" -> reload-on value */
+	struct hmap reload_by_secret; /* "ns/secret" -> struct hmap of "Kind/name" */
 	struct queue q;
 	struct wslot *slots;
 	struct result_msg *results, **results_tail;
@@ -159,6 +161,26 @@ void pool_check_deadlines(int64_t now);
 int64_t pool_next_event(void);
 void pool_shutdown(void);
 int pool_ready_count(void);
+
+/* rollout.c (S.mu held) */
+/* rollout_workload_set - kind/name in ns now reloads on secret (NULL: none). */
+void rollout_workload_set(const char *ns, const char *kind, const char *name,
+    const char *secret);
+/* rollout_targets - m's restart targets, "Kind/name\n" each once (malloc'd). */
+char *rollout_targets(const struct msec *m);
+enum { RK_DEPLOYMENT, RK_DAEMONSET, RK_STATEFULSET, RK_OTHER, RK_N };
+enum { RR_SUCCESS, RR_SKIPPED, RR_ERROR, RR_N };
+struct rollout_summary {
+	int targets, restarted, skipped, failed;
+	int count[RK_N][RR_N];     /* by kind and result, for metrics */
+	const char *reason;        /* condition reason of the first failure */
+	char message[1024];        /* condition and Event text */
+};
+/* rollout_summarize - read a worker's report (proto.h) for secret;
+ * returns the number of targets it names. */
+int rollout_summarize(const char *report, const char *secret, struct rollout_summary *s);
+/* rollout_count - add the summary to pamop_rollouts_total{kind,result}. */
+void rollout_count(const struct rollout_summary *s);
 
 /* reconcile.c */
 void reconcile_dispatch(int64_t now);  /* S.mu held */

@@ -58,8 +58,9 @@ static void sync(struct job_ctx *c)
 	if (job_write_target(c) != 0)
 		return;
 	set_str(&c->res->data_hash, c->hash);
-	/* Restart only on a real change after an earlier good sync. */
-	if (c->job->prev_hash[0] != '\0' && strcmp(c->job->prev_hash, c->hash) != 0)
+	/* The write said whether a change (this one, or an older one whose
+	 * rollout did not finish) owes the workloads a restart. */
+	if (c->rollout_for[0] != '\0')
 		job_rollout(c);
 }
 

@@ -23,6 +23,10 @@
 #define ANN_MANAGED_KEYS   "pam.monofor.com/managed-keys"
 #define ANN_OWNER          "pam.monofor.com/monosecret"
 #define ANN_RESTARTED_AT   "pam.monofor.com/restartedAt"
+/* On the Secret: the data hash whose workload restarts are still owed. */
+#define ANN_ROLLOUT_PENDING "pam.monofor.com/rollout-pending"
+/* On a workload: "monosecret=hash,..." changes it was restarted for. */
+#define ANN_RESTARTED_FOR  "pam.monofor.com/restarted-for"
 
 struct job_ctx {
 	struct kube_client *kube;
@@ -34,6 +38,8 @@ struct job_ctx {
 	struct secret key;         /* PAM access key */
 	struct datamap data;
 	char hash[65];
+	char rollout_for[65];      /* change owed a rollout ("" if none), set
+	                            * by job_write_target from the Secret */
 	int codes[16][2];          /* PAM HTTP code, count */
 	size_t ncodes;
 };

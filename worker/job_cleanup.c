@@ -108,6 +108,7 @@ int job_cleanup(struct job_ctx *c)
 		} else {
 			cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_OWNER);
 			cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_MANAGED_KEYS);
+			cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_ROLLOUT_PENDING);
 			cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_DATA_HASH);
 			cJSON_DeleteItemFromObjectCaseSensitive(labels, LABEL_MANAGED_BY);
 			drop_owner_ref(md, c->job->uid);

@@ -1,9 +1,20 @@
 /*
  * job_rollout.c - restart the workloads that use a Secret whose data
- * just changed, by stamping their pod template with the time (what
- * `kubectl rollout restart` does). The supervisor sends the list
- * already de-duplicated and confined to the MonoSecret's namespace; a
- * failure on one workload does not stop the others.
+ * changed, by stamping their pod template with the time (what
+ * `kubectl rollout restart` does), once per workload per change.
+ *
+ * The change is c->rollout_for: the hash the Secret's rollout-pending
+ * annotation names, written together with the new data (job_target.c).
+ * Each workload records the changes it was restarted for in its own
+ * restarted-for annotation, and the record and the restart are one
+ * PATCH, conditional on the resourceVersion just read. So a rollout
+ * retried after a crash, a timeout or a failed target skips every
+ * workload already done, and two writers cannot both restart one. When
+ * no target failed, the pending annotation is removed.
+ *
+ * The supervisor sends the targets de-duplicated, as "Kind/name" lines;
+ * the namespace is always the job's, so no target can lie elsewhere.
+ * Each target gives one report line "<outcome> <HTTP code> Kind/name".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +22,14 @@
 #include <time.h>
 
 #include "job.h"
+#include "rollout_mark.h"
+
+#define META_ACCEPT "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1," \
+	"application/json"
+/* JSON pointer to the pending annotation ('/' escaped as "~1"). */
+#define PENDING_PTR "/metadata/annotations/pam.monofor.com~1rollout-pending"
+#define REPORT_CAP (120 * 1024)   /* under the proto cap; counts stay exact */
+#define ATTEMPTS 4                /* conflicts tolerated per workload */
 
 static const char *resource_of(const char *kind)
 {
@@ -23,58 +42,184 @@ static const char *resource_of(const char *kind)
 	return NULL;
 }
 
-/* restart_one - 0 on success, else the HTTP code (or -1 for a bad kind). */
-static long restart_one(struct job_ctx *c, const char *kind, const char *name,
-    const char *stamp)
+/* read_marks - the workload's resourceVersion and restarted-for record,
+ * from its metadata only. Returns the HTTP code; 0 when the answer was
+ * missing or unreadable. */
+static long read_marks(struct job_ctx *c, const char *path, char *rv, size_t rvlen,
+    char **marks)
+{
+	struct kube_resp r;
+	long code;
+
+	*marks = NULL;
+	kube_request(c->kube, "GET", path, NULL, META_ACCEPT, NULL, 0, &r);
+	code = r.code;
+	if (code == 200) {
+		cJSON *o = cJSON_ParseWithLength(r.body, r.len);
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+		const char *v = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
+		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(md, "annotations"), ANN_RESTARTED_FOR));
+
+		/* without a version the patch would not be conditional */
+		if (v == NULL || *v == '\0' || strlen(v) >= rvlen)
+			code = 0;
+		else
+			snprintf(rv, rvlen, "%s", v);
+		*marks = m ? strdup(m) : NULL;
+		cJSON_Delete(o);
+	}
+	kube_resp_free(&r);
+	return code;
+}
+
+/* patch_restart - stamp the template and record the change, only if the
+ * workload is still at rv. Returns the HTTP code. */
+static long patch_restart(struct job_ctx *c, const char *path, const char *rv,
+    const char *marks, const char *stamp)
+{
+	cJSON *p = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(p, "metadata");
+	cJSON *tpl = cJSON_AddObjectToObject(cJSON_AddObjectToObject(p, "spec"), "template");
+	struct kube_resp r;
+	char *body;
+
+	cJSON_AddStringToObject(md, "resourceVersion", rv);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"), ANN_RESTARTED_FOR,
+	    marks);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(tpl,
+	    "metadata"), "annotations"), ANN_RESTARTED_AT, stamp);
+	body = cJSON_PrintUnformatted(p);
+	cJSON_Delete(p);
+	if (body == NULL)
+		return 0;
+	/* The answer is the whole workload, whose pod template may hold
+	 * literal env values: keep it in guarded memory. */
+	kube_request(c->kube, "PATCH", path, "application/merge-patch+json", NULL, body,
+	    KUBE_SENSITIVE, &r);
+	cJSON_free(body);
+	kube_resp_free(&r);
+	return r.code;
+}
+
+/* restart_one - restart one target unless it was already restarted for
+ * this change; returns the outcome word and sets *code. */
+static const char *restart_one(struct job_ctx *c, const char *kind, const char *name,
+    const char *stamp, long *code)
 {
 	const char *res = resource_of(kind);
-	char path[1024], body[256];
+	char path[1024], rv[64];
+
+	*code = 0;
+	if (res == NULL || !spec_valid_name(name))
+		return "unsupported";
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/%s/%s", c->job->ns, res, name);
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		char *marks, *next;
+
+		*code = read_marks(c, path, rv, sizeof(rv), &marks);
+		if (*code != 200)
+			break;
+		if (rollout_mark_has(marks, c->job->name, c->rollout_for)) {
+			free(marks);
+			return "skipped";
+		}
+		next = rollout_mark_set(marks, c->job->name, c->rollout_for);
+		free(marks);
+		if (next == NULL) {
+			*code = 0;
+			break;
+		}
+		*code = patch_restart(c, path, rv, next, stamp);
+		free(next);
+		if (*code == 200)
+			return "restarted";
+		if (*code != 409)
+			break;   /* 409: it changed since we read it; read again */
+	}
+	return *code == 404 ? "notfound" : *code == 403 ? "forbidden" : "failed";
+}
+
+/* clear_pending - every target is done: drop the Secret's pending mark,
+ * unless a newer change replaced it meanwhile (the test op). A failure
+ * is harmless: the next sync finds every workload done and tries again. */
+static void clear_pending(struct job_ctx *c)
+{
+	char path[1024], body[512];
 	struct kube_resp r;
 
-	if (res == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/%s/%s", c->job->ns, res, name);
-	snprintf(body, sizeof(body), "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":"
-	    "{\"" ANN_RESTARTED_AT "\":\"%s\"}}}}}", stamp);
-	kube_request(c->kube, "PATCH", path, "application/merge-patch+json", NULL, body, 0, &r);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", c->job->ns,
+	    c->spec.target);
+	snprintf(body, sizeof(body), "[{\"op\":\"test\",\"path\":\"" PENDING_PTR "\","
+	    "\"value\":\"%s\"},{\"op\":\"remove\",\"path\":\"" PENDING_PTR "\"}]",
+	    c->rollout_for);
+	kube_request(c->kube, "PATCH", path, "application/json-patch+json", NULL, body,
+	    KUBE_SENSITIVE, &r);
+	if (r.code == 200) {
+		/* report the version we leave, or the supervisor takes our own
+		 * write for someone else's edit */
+		cJSON *o = cJSON_ParseWithLength(r.body, r.len);
+		const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(o, "metadata"), "resourceVersion"));
+		if (rv) {
+			free(c->res->secret_rv);
+			c->res->secret_rv = strdup(rv);
+		}
+		cJSON_Delete(o);
+	}
 	kube_resp_free(&r);
-	return r.code == 200 ? 0 : r.code;
+}
+
+/* stamp_of - RFC 3339 with milliseconds, so that two changes within one
+ * second still give two different templates (and two rollouts). */
+static void stamp_of(int64_t ms, char out[40])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char sec[32];
+
+	gmtime_r(&t, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 40, "%s.%03dZ", sec, (int)(ms % 1000));
 }
 
 void job_rollout(struct job_ctx *c)
 {
-	char *list = strdup(c->job->rollout), *save = NULL, stamp[32];
-	time_t now = (time_t)(c->job->now_ms / 1000);
-	struct tm tm;
+	char *list = strdup(c->job->rollout), *save = NULL, stamp[40];
+	char *rep = calloc(1, REPORT_CAP);
+	size_t len = 0;
 
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (list == NULL || rep == NULL) {
+		free(list);
+		free(rep);
+		c->res->restarts_failed++;   /* nothing done: the mark stays, retried */
+		return;
+	}
+	stamp_of(c->job->now_ms, stamp);
 	for (char *l = strtok_r(list, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *slash = strchr(l, '/');
-		long code;
+		const char *word, *name = "";
+		long code = 0;
 
-		if (slash == NULL)
-			continue;
-		*slash = '\0';
-		code = restart_one(c, l, slash + 1, stamp);
-		if (code == 0) {
-			c->res->restarts_ok++;
-			continue;
+		if (slash) {
+			*slash = '\0';
+			name = slash + 1;
 		}
-		c->res->restarts_failed++;
-		if (c->res->rollout_reason[0] != '\0')
-			continue;   /* the first failure names the problem */
-		free(c->res->rollout_reason);
-		free(c->res->rollout_message);
-		c->res->rollout_reason = strdup(code == 404 ? "RolloutTargetNotFound" :
-		    code == -1 ? "RolloutTargetUnsupported" : "RolloutFailed");
-		char msg[512];
-		snprintf(msg, sizeof(msg), "restarting %s %s/%s: %s", l, c->job->ns, slash + 1,
-		    code == 404 ? "not found" : code == -1 ? "unsupported kind" :
-		    code == 403 ? "forbidden" : "request failed");
-		if (code > 0 && code != 404 && code != 403)
-			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (HTTP %ld)", code);
-		c->res->rollout_message = strdup(msg);
+		word = slash ? restart_one(c, l, name, stamp, &code) : "unsupported";
+		if (strcmp(word, "restarted") == 0)
+			c->res->restarts_ok++;
+		else if (strcmp(word, "skipped") != 0)
+			c->res->restarts_failed++;
+		int n = snprintf(rep + len, REPORT_CAP - len, "%s %ld %s/%s\n", word, code, l, name);
+		if (n > 0 && (size_t)n < REPORT_CAP - len)
+			len += (size_t)n;
+		else
+			rep[len] = '\0';   /* full: the line is dropped, not cut */
 	}
 	free(list);
+	free(c->res->rollouts);
+	c->res->rollouts = rep;
+	if (c->res->restarts_failed == 0)
+		clear_pending(c);
 }

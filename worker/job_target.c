@@ -153,17 +153,57 @@ static int apply_data(struct job_ctx *c, cJSON *obj, const char *prev_keys, bool
 	return 0;
 }
 
+/* is_hash - 64 lowercase hex digits, as dm_hash writes them. */
+static bool is_hash(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/*
+ * mark_pending - decide which change, if any, this Secret owes its
+ * workloads a restart for. A new one is owed when our data really
+ * changes (not merely the hash, which also moves when the access key
+ * is rotated) after an earlier sync recorded a different hash in
+ * status. It is written in the same request as the data, so that no
+ * crash can separate the two; job_rollout removes it when every
+ * workload is done. Otherwise an older one still owed is kept.
+ */
+static void mark_pending(struct job_ctx *c, cJSON *ann, const char *prev_pending,
+    bool data_changed, bool *changed)
+{
+	const char *prev = c->job->prev_hash;
+
+	if (data_changed && prev[0] != '\0' && strcmp(prev, c->hash) != 0 &&
+	    c->job->rollout[0] != '\0')
+		prev_pending = c->hash;
+	c->rollout_for[0] = '\0';
+	if (is_hash(prev_pending)) {
+		set_str(ann, ANN_ROLLOUT_PENDING, prev_pending, changed);
+		snprintf(c->rollout_for, sizeof(c->rollout_for), "%s", prev_pending);
+	} else if (cJSON_GetObjectItemCaseSensitive(ann, ANN_ROLLOUT_PENDING)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_ROLLOUT_PENDING);
+		*changed = true;
+	}
+}
+
 /* desired - turn obj (existing or a fresh skeleton) into what it should be. */
 static int desired(struct job_ctx *c, cJSON *obj, bool *changed)
 {
-	static const char *const ours_ann[] = { ANN_DATA_HASH, ANN_MANAGED_KEYS, ANN_OWNER, NULL };
+	static const char *const ours_ann[] = { ANN_DATA_HASH, ANN_MANAGED_KEYS, ANN_OWNER,
+	    ANN_ROLLOUT_PENDING, NULL };
 	static const char *const ours_lbl[] = { LABEL_MANAGED_BY, NULL };
 	cJSON *md = obj_map(obj, "metadata");
 	cJSON *labels = obj_map(md, "labels"), *ann = obj_map(md, "annotations");
 	const cJSON *prev = cJSON_GetObjectItemCaseSensitive(ann, ANN_MANAGED_KEYS);
+	const cJSON *pend = cJSON_GetObjectItemCaseSensitive(ann, ANN_ROLLOUT_PENDING);
 	char *prev_keys = strdup(cJSON_IsString(prev) ? prev->valuestring : "");
+	char prev_pending[65] = "";
 	char keys[8192];
+	bool data_changed = false;
 	int rc;
+
+	if (cJSON_IsString(pend) && strlen(pend->valuestring) < sizeof(prev_pending))
+		snprintf(prev_pending, sizeof(prev_pending), "%s", pend->valuestring);
 
 	if (c->spec.creation == CREATE_OWNER) {
 		set_exact(labels, c->spec.labels, ours_lbl, changed);
@@ -179,8 +219,11 @@ static int desired(struct job_ctx *c, cJSON *obj, bool *changed)
 	set_str(ann, ANN_OWNER, c->job->name, changed);
 	managed_keys(&c->data, keys, sizeof(keys));
 	set_str(ann, ANN_MANAGED_KEYS, keys, changed);
-	rc = apply_data(c, obj, prev_keys, changed);
+	rc = apply_data(c, obj, prev_keys, &data_changed);
 	free(prev_keys);
+	*changed = *changed || data_changed;
+	if (rc == 0)
+		mark_pending(c, ann, prev_pending, data_changed, changed);
 	return rc;
 }
 

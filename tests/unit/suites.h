@@ -15,5 +15,6 @@ Suite *queue_suite(void);
 Suite *spec_suite(void);
 Suite *datamap_suite(void);
 Suite *scope_suite(void);
+Suite *rollout_suite(void);
 
 #endif

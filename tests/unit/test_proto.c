@@ -12,7 +12,8 @@ static unsigned char *encode_sample(size_t *len)
 {
 	struct proto_result r = { .id = 42, .kind = JOB_SYNC, .secret_op = SECOP_UPDATED,
 	    .retry_after = -1, .restarts_ok = 3, .reason = "", .message = "Secret x updated",
-	    .data_hash = "abc123", .secret_rv = "77" };
+	    .data_hash = "abc123", .secret_rv = "77",
+	    .rollouts = "restarted 200 Deployment/web\nnotfound 404 StatefulSet/db\n" };
 	unsigned char *buf;
 
 	ck_assert_int_gt(proto_encode_result(&r, &buf, len), 0);
@@ -57,6 +58,7 @@ START_TEST(result_round_trip)
 	ck_assert_int_eq(d.restarts_ok, 3);
 	ck_assert_str_eq(d.message, "Secret x updated");
 	ck_assert_str_eq(d.data_hash, "abc123");
+	ck_assert_str_eq(d.rollouts, "restarted 200 Deployment/web\nnotfound 404 StatefulSet/db\n");
 	proto_result_free(&d);
 	free(buf);
 }
@@ -71,6 +73,18 @@ START_TEST(rejects_every_truncation)
 
 	for (size_t n = 0; n < len; n++)
 		ck_assert_int_eq(proto_decode_result(buf, n, &d, err, sizeof(err)), -1);
+	free(buf);
+}
+END_TEST
+
+START_TEST(version_is_two)
+{
+	size_t len;
+	unsigned char *buf = encode_sample(&len);
+
+	/* version 2: the result's rollout report replaced reason/message */
+	ck_assert_int_eq(PROTO_VERSION, 2);
+	ck_assert_int_eq(buf[4] << 8 | buf[5], 2);
 	free(buf);
 }
 END_TEST
@@ -141,6 +155,7 @@ Suite *proto_suite(void)
 	tcase_add_test(tc, job_round_trip);
 	tcase_add_test(tc, result_round_trip);
 	tcase_add_test(tc, rejects_every_truncation);
+	tcase_add_test(tc, version_is_two);
 	tcase_add_test(tc, rejects_wrong_type_version_and_trailing);
 	tcase_add_test(tc, rejects_embedded_nul_and_repeats);
 	tcase_add_test(tc, refuses_oversized_fields);

@@ -135,6 +135,40 @@ START_TEST(service_account_token_refused)
 }
 END_TEST
 
+START_TEST(rollout_kinds_and_reserved_annotations)
+{
+	char msg[512];
+	const char *reason;
+	struct msec_spec s;
+#define RO "{\"monoStoreRef\":{\"name\":\"p\"},\"target\":{\"name\":\"o\"%s}," \
+	    "\"dataFrom\":[{\"extract\":{\"vaultID\":\"ab\"}}],\"rollout\":{\"enabled\":true," \
+	    "\"targets\":[{\"kind\":\"%s\",\"name\":\"web\"}]}}"
+	char json[1024];
+	cJSON *j;
+
+	/* a kind we cannot restart is the rollout's failure, not the sync's */
+	snprintf(json, sizeof(json), RO, "", "CronJob");
+	j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(s.rollout[0].kind, "CronJob");
+	spec_msec_free(&s);
+	cJSON_Delete(j);
+	/* but it must be a word: it travels in "Kind/name" lines */
+	snprintf(json, sizeof(json), RO, "", "Deployment/x\\nDeployment");
+	j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "spec.rollout.targets[0].kind"));
+	cJSON_Delete(j);
+	snprintf(json, sizeof(json), RO, ",\"template\":{\"metadata\":{\"annotations\":"
+	    "{\"pam.monofor.com/rollout-pending\":\"x\"}}}", "Deployment");
+	j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), -1);
+	ck_assert_ptr_nonnull(strstr(msg, "annotations.pam.monofor.com/rollout-pending"));
+	ck_assert_ptr_nonnull(strstr(msg, "reserved"));
+	cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(store_spec_checks)
 {
 	const char *reason;
@@ -165,6 +199,7 @@ Suite *spec_suite(void)
 	tcase_add_test(tc, bad_key_and_vault_name_field);
 	tcase_add_test(tc, duplicate_keys_refused);
 	tcase_add_test(tc, service_account_token_refused);
+	tcase_add_test(tc, rollout_kinds_and_reserved_annotations);
 	tcase_add_test(tc, store_spec_checks);
 	suite_add_tcase(s, tc);
 	return s;
