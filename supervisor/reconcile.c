@@ -394,10 +394,11 @@ static void msec_sync_done(struct msec *m, const struct proto_result *r, const c
 	rollout_count(&rs);
 	ev_reason = r->secret_op == SECOP_CREATED ? "Created" :
 	    r->secret_op == SECOP_UPDATED ? "Updated" : NULL;
+	bool rolled = rollout_done(&rs, &roll, &ev_type, &ev_reason);
 	/* The hash always advances: a restart still owed is recorded on the
 	 * Secret by the worker, not by holding back status. */
-	write_msec_status(m, "True", "Synced", msg, r->data_hash, true,
-	    rollout_done(&rs, &roll, &ev_type, &ev_reason) ? &roll : NULL, ev_type, ev_reason);
+	write_msec_status(m, "True", "Synced", msg, r->data_hash, true, rolled ? &roll : NULL,
+	    ev_type, ev_reason);
 	if ((m = hmap_get(&S.msecs, key + 2)) == NULL)
 		return;
 	/* What we just wrote, before its watch event comes back: a sync
@@ -405,7 +406,9 @@ static void msec_sync_done(struct msec *m, const struct proto_result *r, const c
 	free(m->status_hash);
 	m->status_hash = util_xstrdup(r->data_hash);
 	if (rs.failed) {
-		/* retried sooner than the refresh, until every target is done */
+		/* retried sooner than the refresh, until every target is done,
+		 * and at once when a missing one appears */
+		rollout_await(m, r->rollouts);
 		int64_t delay = backoff(m->roll_failures++);
 		if (m->refresh_ms > 0 && m->refresh_ms < delay)
 			delay = m->refresh_ms;

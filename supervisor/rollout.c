@@ -47,6 +47,11 @@ void rollout_workload_set(const char *ns, const char *kind, const char *name,
 		return;
 	snprintf(key, sizeof(key), "%s/%s/%s", ns, kind, name);
 	snprintf(kn, sizeof(kn), "%s/%s", kind, name);
+	if ((old = hmap_del(&S.roll_waiting, key)) != NULL) {
+		/* a target a rollout could not find exists now: retry at once */
+		queue_add(&S.q, old, util_mono_ms());
+		free(old);
+	}
 	old = hmap_get(&S.reloaders, key);
 	if (old && secret && strcmp(old, secret) == 0)
 		return;
@@ -119,6 +124,23 @@ char *rollout_targets(const struct msec *m)
 		log_kv(LOG_WARN, "too many restart targets; the rest are left out", "object",
 		    m->name, "namespace", m->ns, NULL);
 	return l.buf;
+}
+
+void rollout_await(const struct msec *m, const char *report)
+{
+	char qkey[520];
+
+	snprintf(qkey, sizeof(qkey), "m/%s/%s", m->ns, m->name);
+	for (const char *p = report; p && *p;) {
+		size_t n = strcspn(p, "\n");
+		char key[600];
+		/* "notfound 404 Kind/name": the shape was checked by rollout_summarize */
+		if (n > 13 && n < 400 && strncmp(p, "notfound 404 ", 13) == 0) {
+			snprintf(key, sizeof(key), "%s/%.*s", m->ns, (int)(n - 13), p + 13);
+			free(hmap_put(&S.roll_waiting, key, util_xstrdup(qkey)));
+		}
+		p += n + (p[n] == '\n');
+	}
 }
 
 static int kind_index(const char *kind)

@@ -121,6 +121,7 @@ struct sup {
 	struct hmap secret_rv;     /* "ns/name" of managed Secrets -> rv string */
 	struct hmap reloaders;     /* "ns/Kind/name" -> reload-on value */
 	struct hmap reload_by_secret; /* "ns/secret" -> struct hmap of "Kind/name" */
+	struct hmap roll_waiting;  /* "ns/Kind/name" not found by a rollout -> queue key */
 	struct queue q;
 	struct wslot *slots;
 	struct result_msg *results, **results_tail;
@@ -179,6 +180,9 @@ struct rollout_summary {
 /* rollout_summarize - read a worker's report (proto.h) for secret;
  * returns the number of targets it names. */
 int rollout_summarize(const char *report, const char *secret, struct rollout_summary *s);
+/* rollout_await - remember the targets m's rollout did not find, so
+ * that their appearance retries it at once. */
+void rollout_await(const struct msec *m, const char *report);
 /* rollout_count - add the summary to pamop_rollouts_total{kind,result}. */
 void rollout_count(const struct rollout_summary *s);
 

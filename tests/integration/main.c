@@ -16,6 +16,7 @@ int main(int argc, char **argv)
 		{ "sync", sync_suite },
 		{ "install", install_suite },
 		{ "image", image_suite },
+		{ "rollout", rollout_suite },
 		/* last: its audit of the operator's requests covers the suites above */
 		{ "rbac", rbac_suite },
 	};

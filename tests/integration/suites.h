@@ -8,5 +8,6 @@ Suite *sync_suite(void);
 Suite *install_suite(void);
 Suite *image_suite(void);
 Suite *rbac_suite(void);
+Suite *rollout_suite(void);
 
 #endif
