@@ -112,7 +112,10 @@ static void write_msec_status(struct msec *m, const char *status, const char *re
 	}
 	u.hash = hash ? util_xstrdup(hash) : NULL;
 	u.set_refresh = refreshed;
-	if (ev_reason && event_due(m, ev_reason, util_mono_ms())) {
+	/* A restart of workloads is news every time; only repeats of the
+	 * same failure are held back. */
+	bool always = roll && strcmp(ev_type, "Normal") == 0;
+	if (ev_reason && (event_due(m, ev_reason, util_mono_ms()) || always)) {
 		emit = true;
 		snprintf(ev_msg, sizeof(ev_msg), "%s", roll ? roll->message : msg);
 	}

@@ -204,6 +204,8 @@ static int desired(struct job_ctx *c, cJSON *obj, bool *changed)
 
 	if (cJSON_IsString(pend) && strlen(pend->valuestring) < sizeof(prev_pending))
 		snprintf(prev_pending, sizeof(prev_pending), "%s", pend->valuestring);
+	else   /* an earlier attempt of this job decided it (or a replaced Secret had it) */
+		snprintf(prev_pending, sizeof(prev_pending), "%s", c->rollout_for);
 
 	if (c->spec.creation == CREATE_OWNER) {
 		set_exact(labels, c->spec.labels, ours_lbl, changed);
@@ -312,8 +314,15 @@ static int update(struct job_ctx *c, const char *path, cJSON *obj)
 		return -1;
 	}
 	if (c->spec.creation == CREATE_OWNER &&
-	    !(cJSON_IsString(type) && strcmp(type->valuestring, want_type) == 0))
+	    !(cJSON_IsString(type) && strcmp(type->valuestring, want_type) == 0)) {
+		/* the replacement must still owe what this one owed */
+		const cJSON *pend = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "annotations"),
+		    ANN_ROLLOUT_PENDING);
+		if (cJSON_IsString(pend) && is_hash(pend->valuestring))
+			snprintf(c->rollout_for, sizeof(c->rollout_for), "%s", pend->valuestring);
 		return delete_for_type(c, path, obj);
+	}
 	if (desired(c, obj, &changed) != 0) {
 		job_fail(c, "InternalError", "out of guarded memory");
 		return -1;
