@@ -18,6 +18,7 @@
 
 #define TARGETS_CAP (120 * 1024)   /* under the proto cap of the job field */
 #define LIST_MAX 8                 /* workloads named in one message */
+#define WAITING_MAX 10000          /* missing targets remembered at once */
 
 /* unindex - drop kind/name from the set of workloads reloading on secret. */
 static void unindex(const char *ns, const char *secret, const char *kn)
@@ -36,6 +37,7 @@ static void unindex(const char *ns, const char *secret, const char *kn)
 	}
 }
 
+/* rollout_workload_set - see sup.h; keeps both maps in step. */
 void rollout_workload_set(const char *ns, const char *kind, const char *name,
     const char *secret)
 {
@@ -103,6 +105,7 @@ static void add_line(struct lines *l, const char *kn, size_t knlen)
 	l->buf[l->len] = '\0';
 }
 
+/* rollout_targets - Mode A in spec order, then Mode B; see sup.h. */
 char *rollout_targets(const struct msec *m)
 {
 	struct lines l = { .cap = 256 };
@@ -126,6 +129,7 @@ char *rollout_targets(const struct msec *m)
 	return l.buf;
 }
 
+/* rollout_await - see sup.h. */
 void rollout_await(const struct msec *m, const char *report)
 {
 	char qkey[520];
@@ -135,7 +139,9 @@ void rollout_await(const struct msec *m, const char *report)
 		size_t n = strcspn(p, "\n");
 		char key[600];
 		/* "notfound 404 Kind/name": the shape was checked by rollout_summarize */
-		if (n > 13 && n < 400 && strncmp(p, "notfound 404 ", 13) == 0) {
+		/* bounded: a worker could name targets it was never sent */
+		if (n > 13 && n < 400 && strncmp(p, "notfound 404 ", 13) == 0 &&
+		    S.roll_waiting.n < WAITING_MAX) {
 			snprintf(key, sizeof(key), "%s/%.*s", m->ns, (int)(n - 13), p + 13);
 			free(hmap_put(&S.roll_waiting, key, util_xstrdup(qkey)));
 		}
@@ -143,6 +149,7 @@ void rollout_await(const struct msec *m, const char *report)
 	}
 }
 
+/* kind_index - the metrics row of a kind; anything unknown is "other". */
 static int kind_index(const char *kind)
 {
 	static const char *const kinds[] = { "Deployment", "DaemonSet", "StatefulSet" };
@@ -185,10 +192,11 @@ static void append_name(char *list, size_t n, int *count, const char *kn)
 	(*count)++;
 }
 
+/* rollout_summarize - counts, first failure and message; see sup.h. */
 int rollout_summarize(const char *report, const char *secret, struct rollout_summary *s)
 {
 	char done[600] = "", failed[900] = "";
-	int nd = 0, nf = 0;
+	int nd = 0, nf = 0, malformed = 0;
 
 	memset(s, 0, sizeof(*s));
 	for (const char *p = report; p && *p;) {
@@ -213,7 +221,7 @@ int rollout_summarize(const char *report, const char *secret, struct rollout_sum
 		}
 		p += n + (p[n] == '\n');
 		if (used < 0) {
-			log_kv(LOG_WARN, "malformed rollout report line from a worker", NULL);
+			malformed++;
 			continue;
 		}
 		char kn[320];
@@ -240,6 +248,8 @@ int rollout_summarize(const char *report, const char *secret, struct rollout_sum
 		}
 	}
 
+	if (malformed)   /* once per report: a broken worker must not flood the log */
+		log_kv(LOG_WARN, "malformed rollout report lines from a worker, ignored", NULL);
 	char skipped[120] = "";
 	if (s->skipped)
 		snprintf(skipped, sizeof(skipped), "; %d already restarted for this change",
@@ -257,6 +267,7 @@ int rollout_summarize(const char *report, const char *secret, struct rollout_sum
 	return s->targets;
 }
 
+/* rollout_count - pamop_rollouts_total{kind,result}; fixed label values. */
 void rollout_count(const struct rollout_summary *s)
 {
 	static const char *const kinds[RK_N] = { "Deployment", "DaemonSet", "StatefulSet",

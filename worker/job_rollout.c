@@ -31,6 +31,7 @@
 #define REPORT_CAP (120 * 1024)   /* under the proto cap; counts stay exact */
 #define ATTEMPTS 4                /* conflicts tolerated per workload */
 
+/* resource_of - the apps/v1 resource of a kind we restart, or NULL. */
 static const char *resource_of(const char *kind)
 {
 	if (strcmp(kind, "Deployment") == 0)
@@ -184,6 +185,7 @@ static void stamp_of(int64_t ms, char out[40])
 	snprintf(out, 40, "%s.%03dZ", sec, (int)(ms % 1000));
 }
 
+/* job_rollout - every target once for c->rollout_for; see the top. */
 void job_rollout(struct job_ctx *c)
 {
 	char *list = strdup(c->job->rollout), *save = NULL, stamp[40];

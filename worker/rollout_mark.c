@@ -19,6 +19,7 @@ static bool entry_is(const char *p, size_t len, const char *msec)
 	return len > ml && strncmp(p, msec, ml) == 0 && p[ml] == '=';
 }
 
+/* rollout_mark_has - is "msec=hash" one of the entries? */
 bool rollout_mark_has(const char *marks, const char *msec, const char *hash)
 {
 	size_t ml = strlen(msec), hl = strlen(hash);
@@ -34,6 +35,7 @@ bool rollout_mark_has(const char *marks, const char *msec, const char *hash)
 	return false;
 }
 
+/* rollout_mark_set - the record with msec's entry (re)set to hash. */
 char *rollout_mark_set(const char *marks, const char *msec, const char *hash)
 {
 	size_t cap = (marks ? strlen(marks) : 0) + strlen(msec) + strlen(hash) + 3;
