@@ -284,6 +284,33 @@ static void ready_with_hash(const char *ns)
 	free(h);
 }
 
+/* scene - a fresh namespace with the access key and the MonoStore, and
+ * vault v holding value; the test adds its workloads, then calls synced. */
+static char *scene(const char *prefix, int v, const char *value)
+{
+	char *ns = ns_tracked(prefix);
+
+	set_vault(v, value);
+	store_setup(ns, &pam, KEY);
+	return ns;
+}
+
+/* synced - the MonoSecret (see monosecret), once it has synced. */
+static void synced(const char *ns, int v, const char *refresh, const char *targets)
+{
+	monosecret(ns, v, refresh, targets);
+	ready_with_hash(ns);
+}
+
+/* change_now - vault v gets value, and a spec edit syncs at once (the
+ * tests that use it have a long refresh, to see retries alone). */
+static void change_now(const char *ns, int v, const char *value)
+{
+	set_vault(v, value);
+	ck_assert_int_eq(sh("kubectl -n %s patch msec ms --type=merge -p "
+	    "'{\"spec\":{\"refreshInterval\":\"59m\"}}' >/dev/null", ns), 0);
+}
+
 #define M_DEP_OK "pamop_rollouts_total{kind=\"Deployment\",result=\"success\"}"
 #define M_DS_OK "pamop_rollouts_total{kind=\"DaemonSet\",result=\"success\"}"
 #define M_STS_OK "pamop_rollouts_total{kind=\"StatefulSet\",result=\"success\"}"
@@ -292,7 +319,7 @@ static void ready_with_hash(const char *ns)
 
 START_TEST(once_per_change_never_on_first_sync_or_constant_data)
 {
-	char *ns = ns_tracked("roll-once"), *far = ns_tracked("roll-far");
+	char *ns = scene("roll-once", 1, "rv-Q7x-one-a"), *far = ns_tracked("roll-far");
 	static const struct { const char *kind, *name; } hit[] = {
 		{ "Deployment", "web" },      /* Mode A */
 		{ "Deployment", "api" },      /* Mode B */
@@ -301,8 +328,6 @@ START_TEST(once_per_change_never_on_first_sync_or_constant_data)
 		{ "StatefulSet", "db" },      /* Mode B */
 	};
 
-	set_vault(1, "rv-Q7x-one-a");
-	store_setup(ns, &pam, KEY);
 	workload(ns, "Deployment", "web", NULL, NULL);
 	workload(ns, "Deployment", "api", "creds", NULL);
 	workload(ns, "Deployment", "both", "creds", NULL);
@@ -311,9 +336,8 @@ START_TEST(once_per_change_never_on_first_sync_or_constant_data)
 	workload(ns, "DaemonSet", "agent", NULL, NULL);
 	workload(ns, "StatefulSet", "db", "creds", NULL);
 	workload(far, "Deployment", "far", "creds", NULL);   /* another namespace */
-	monosecret(ns, 1, "1s", "[{kind: Deployment, name: web}, {kind: Deployment, name: both},"
+	synced(ns, 1, "1s", "[{kind: Deployment, name: web}, {kind: Deployment, name: both},"
 	    " {kind: DaemonSet, name: agent}]");
-	ready_with_hash(ns);
 	wait_syncs(1, 4, 15000);
 	for (size_t i = 0; i < sizeof(hit) / sizeof(hit[0]); i++)
 		expect_gen(ns, hit[i].kind, hit[i].name, 1);
@@ -367,14 +391,11 @@ END_TEST
 
 START_TEST(operator_restart_and_change_while_stopped)
 {
-	char *ns = ns_tracked("roll-down");
+	char *ns = scene("roll-down", 2, "rv-Q7x-down-a");
 
-	set_vault(2, "rv-Q7x-down-a");
-	store_setup(ns, &pam, KEY);
 	workload(ns, "Deployment", "web", NULL, NULL);
 	workload(ns, "StatefulSet", "db", "creds", NULL);
-	monosecret(ns, 2, "1s", "[{kind: Deployment, name: web}]");
-	ready_with_hash(ns);
+	synced(ns, 2, "1s", "[{kind: Deployment, name: web}]");
 	wait_syncs(2, 2, 10000);
 
 	/* restart with unchanged data: nothing */
@@ -429,12 +450,10 @@ static int gens(const char *ns, long want, int *total)
 
 START_TEST(twenty_annotated_deployments_each_once_per_change)
 {
-	char *ns = ns_tracked("roll-twenty");
+	char *ns = scene("roll-twenty", 3, "rv-Q7x-twenty-a");
 	char yaml[65536] = "";
 	int total;
 
-	set_vault(3, "rv-Q7x-twenty-a");
-	store_setup(ns, &pam, KEY);
 	for (int i = 0; i < 20; i++)
 		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "---\napiVersion: apps/v1\n"
 		    "kind: Deployment\nmetadata:\n  name: dep-%02d\n  namespace: %s\n"
@@ -443,8 +462,7 @@ START_TEST(twenty_annotated_deployments_each_once_per_change)
 		    "      labels: {app: d%02d}\n    spec:\n      containers: [{name: c, image: x}]\n",
 		    i, ns, i, i);
 	ck_assert_int_eq(kubectl_apply("%s", yaml), 0);
-	monosecret(ns, 3, "1s", NULL);
-	ready_with_hash(ns);
+	synced(ns, 3, "1s", NULL);
 	wait_syncs(3, 3, 10000);
 	ck_assert_int_eq(gens(ns, 1, &total), 20);
 	ck_assert_int_eq(total, 20);
@@ -476,21 +494,14 @@ END_TEST
 
 START_TEST(failed_target_retried_alone_with_warning_and_condition)
 {
-	char *ns = ns_tracked("roll-fail");
+	char *ns = scene("roll-fail", 4, "rv-Q7x-fail-a");
 	double err0 = metric(M_DEP_ERR), skip0 = metric(M_DEP_SKIP);
 
-	set_vault(4, "rv-Q7x-fail-a");
-	store_setup(ns, &pam, KEY);
 	workload(ns, "Deployment", "web", NULL, NULL);
 	workload(ns, "Deployment", "api", "creds", NULL);
 	/* a long refresh: what runs again below is the rollout's retry */
-	monosecret(ns, 4, "1h", "[{kind: Deployment, name: web}, {kind: Deployment, name: late}]");
-	ready_with_hash(ns);
-
-	set_vault(4, "rv-Q7x-fail-b");
-	/* a spec edit syncs now */
-	ck_assert_int_eq(sh("kubectl -n %s patch msec ms --type=merge -p "
-	    "'{\"spec\":{\"refreshInterval\":\"59m\"}}' >/dev/null", ns), 0);
+	synced(ns, 4, "1h", "[{kind: Deployment, name: web}, {kind: Deployment, name: late}]");
+	change_now(ns, 4, "rv-Q7x-fail-b");
 	wait_gen(ns, "Deployment", "web", 2, 8000);
 	wait_gen(ns, "Deployment", "api", 2, 5000);
 	wait_jp(ns, "msec", "ms", JP_ROLL, "False/RolloutTargetNotFound", 5000);
@@ -545,19 +556,14 @@ static void crash_state(const char *ns, const char *old_hash, const char *new_ha
 
 START_TEST(crash_windows_give_exactly_one_restart)
 {
-	char *ns = ns_tracked("roll-crash");
+	char *ns = scene("roll-crash", 5, "rv-Q7x-crash-a");
 	char *p, *h;
 
-	set_vault(5, "rv-Q7x-crash-a");
-	store_setup(ns, &pam, KEY);
 	workload(ns, "Deployment", "web", NULL, NULL);
 	workload(ns, "Deployment", "api", "creds", NULL);
-	monosecret(ns, 5, "1h", "[{kind: Deployment, name: web}]");
-	ready_with_hash(ns);
+	synced(ns, 5, "1h", "[{kind: Deployment, name: web}]");
 	p = status_hash(ns);
-	set_vault(5, "rv-Q7x-crash-b");
-	ck_assert_int_eq(sh("kubectl -n %s patch msec ms --type=merge -p "
-	    "'{\"spec\":{\"refreshInterval\":\"59m\"}}' >/dev/null", ns), 0);
+	change_now(ns, 5, "rv-Q7x-crash-b");
 	wait_gen(ns, "Deployment", "web", 2, 8000);
 	wait_gen(ns, "Deployment", "api", 2, 5000);
 	wait_jp(ns, "secret", "creds", JP_PENDING, "", 5000);
@@ -607,14 +613,11 @@ END_TEST
 
 START_TEST(access_key_rotation_is_not_a_change)
 {
-	char *ns = ns_tracked("roll-key");
+	char *ns = scene("roll-key", 0, "rv-Q7x-key-a");
 	char *h1, *h2;
 
-	set_vault(0, "rv-Q7x-key-a");
-	store_setup(ns, &pam, KEY);
 	workload(ns, "Deployment", "web", NULL, NULL);
-	monosecret(ns, 0, "1s", "[{kind: Deployment, name: web}]");
-	ready_with_hash(ns);
+	synced(ns, 0, "1s", "[{kind: Deployment, name: web}]");
 	h1 = status_hash(ns);
 
 	/* the hash is keyed by the access key: it moves, the data does not */
