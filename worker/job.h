@@ -48,6 +48,12 @@ struct job_ctx {
 void job_fail(struct job_ctx *c, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* job_send_secret - POST or PUT a Secret (the body is wiped after); on
+ * success records its resourceVersion in the result, else puts the API
+ * server's words in msg. Returns the HTTP code (0: no answer). */
+long job_send_secret(struct job_ctx *c, const char *method, const char *path, cJSON *obj,
+    char *msg, size_t msglen);
+
 /* Steps (job_*.c). */
 int job_read_access_key(struct job_ctx *c);
 int job_fetch(struct job_ctx *c);                /* PAM -> c->data */

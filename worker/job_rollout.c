@@ -26,8 +26,6 @@
 
 #define META_ACCEPT "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1," \
 	"application/json"
-/* JSON pointer to the pending annotation ('/' escaped as "~1"). */
-#define PENDING_PTR "/metadata/annotations/pam.monofor.com~1rollout-pending"
 #define REPORT_CAP (120 * 1024)   /* under the proto cap; counts stay exact */
 #define ATTEMPTS 4                /* conflicts tolerated per workload */
 
@@ -143,33 +141,41 @@ static const char *restart_one(struct job_ctx *c, const char *kind, const char *
 }
 
 /* clear_pending - every target is done: drop the Secret's pending mark,
- * unless a newer change replaced it meanwhile (the test op). A failure
- * is harmless: the next sync finds every workload done and tries again. */
+ * unless a newer change replaced it meanwhile. Read and replaced with
+ * its resourceVersion, as every Secret write is (no patch right on
+ * Secrets). A failure is harmless: the next sync finds every workload
+ * done and tries again. */
 static void clear_pending(struct job_ctx *c)
 {
-	char path[1024], body[512];
-	struct kube_resp r;
+	char path[1024], msg[300];
 
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", c->job->ns,
 	    c->spec.target);
-	snprintf(body, sizeof(body), "[{\"op\":\"test\",\"path\":\"" PENDING_PTR "\","
-	    "\"value\":\"%s\"},{\"op\":\"remove\",\"path\":\"" PENDING_PTR "\"}]",
-	    c->rollout_for);
-	kube_request(c->kube, "PATCH", path, "application/json-patch+json", NULL, body,
-	    KUBE_SENSITIVE, &r);
-	if (r.code == 200) {
-		/* report the version we leave, or the supervisor takes our own
-		 * write for someone else's edit */
-		cJSON *o = cJSON_ParseWithLength(r.body, r.len);
-		const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(o, "metadata"), "resourceVersion"));
-		if (rv) {
-			free(c->res->secret_rv);
-			c->res->secret_rv = strdup(rv);
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		struct kube_resp r;
+		cJSON *obj, *ann;
+		const char *pend;
+		long code;
+
+		kube_request(c->kube, "GET", path, NULL, NULL, NULL, KUBE_SENSITIVE, &r);
+		obj = r.code == 200 ? cJSON_ParseWithLength(r.body, r.len) : NULL;
+		kube_resp_free(&r);
+		ann = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj,
+		    "metadata"), "annotations");
+		pend = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ann,
+		    ANN_ROLLOUT_PENDING));
+		if (pend == NULL || strcmp(pend, c->rollout_for) != 0) {
+			cJSON_Delete(obj);
+			return;
 		}
-		cJSON_Delete(o);
+		cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_ROLLOUT_PENDING);
+		/* on success the result carries the version we leave, or the
+		 * supervisor would take our own write for someone else's edit */
+		code = job_send_secret(c, "PUT", path, obj, msg, sizeof(msg));
+		cJSON_Delete(obj);
+		if (code != 409)
+			return;
 	}
-	kube_resp_free(&r);
 }
 
 /* stamp_of - RFC 3339 with milliseconds, so that two changes within one

@@ -229,15 +229,17 @@ static int desired(struct job_ctx *c, cJSON *obj, bool *changed)
 	return rc;
 }
 
-/* write - POST or PUT obj; returns the HTTP code (0 on transport error). */
-static long write_obj(struct job_ctx *c, const char *method, const char *path, cJSON *obj)
+long job_send_secret(struct job_ctx *c, const char *method, const char *path, cJSON *obj,
+    char *msg, size_t msglen)
 {
 	char *body = cJSON_PrintUnformatted(obj);
 	struct kube_resp r;
 	long code;
 
-	if (body == NULL)
+	if (body == NULL) {
+		snprintf(msg, msglen, "out of memory");
 		return 0;
+	}
 	kube_request(c->kube, method, path, NULL, NULL, body, KUBE_SENSITIVE, &r);
 	explicit_bzero(body, strlen(body));
 	cJSON_free(body);
@@ -250,13 +252,22 @@ static long write_obj(struct job_ctx *c, const char *method, const char *path, c
 		c->res->secret_rv = strdup(cJSON_IsString(rv) ? rv->valuestring : "");
 		cJSON_Delete(o);
 	} else {
-		char msg[300];
-		kube_status_message(&r, msg, sizeof(msg));
-		/* keep the API server's words for the caller's message */
-		job_fail(c, code == 0 ? "KubernetesUnreachable" : "SecretWriteFailed",
-		    "%s Secret %s/%s: %s", method, c->job->ns, c->spec.target, msg);
+		kube_status_message(&r, msg, msglen);
 	}
 	kube_resp_free(&r);
+	return code;
+}
+
+/* write - POST or PUT obj; returns the HTTP code (0 on transport error). */
+static long write_obj(struct job_ctx *c, const char *method, const char *path, cJSON *obj)
+{
+	char msg[300];
+	long code = job_send_secret(c, method, path, obj, msg, sizeof(msg));
+
+	/* keep the API server's words for the caller's message */
+	if (code != 200 && code != 201)
+		job_fail(c, code == 0 ? "KubernetesUnreachable" : "SecretWriteFailed",
+		    "%s Secret %s/%s: %s", method, c->job->ns, c->spec.target, msg);
 	return code;
 }
 

@@ -212,7 +212,8 @@ START_TEST(sa_syncs_rotates_restarts_and_cleans_up)
 	    "{.status.conditions[?(@.type==\"RolloutSucceeded\")].status}", "True", 8000);
 	for (int i = 0; i < 3; i++) {
 		char *r = restarted_at(ns, kinds[i], names[i]);
-		ck_assert_msg(strlen(r) == 20, "%s/%s not restarted (\"%s\")", kinds[i], names[i], r);
+		/* RFC 3339 with milliseconds: 2026-12-04T15:42:57.123Z */
+		ck_assert_msg(strlen(r) == 24, "%s/%s not restarted (\"%s\")", kinds[i], names[i], r);
 		free(r);
 	}
 	char *ev = sh_out("kubectl get events -n %s --field-selector involvedObject.name=creds "

@@ -63,8 +63,8 @@ static char leftovers_path[300];
 /* leftovers_init - in the runner, before the tests fork from it. */
 static void leftovers_init(void)
 {
-	snprintf(leftovers_path, sizeof(leftovers_path), "%s/rollout-leftovers-%d",
-	    getenv("PAMOP_TEST_LOGS") ? getenv("PAMOP_TEST_LOGS") : "/tmp", (int)getpid());
+	snprintf(leftovers_path, sizeof(leftovers_path), "%s/rollout-leftovers-%d", logs_dir(),
+	    (int)getpid());
 }
 
 static const char *leftovers(void)
