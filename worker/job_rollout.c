@@ -219,7 +219,8 @@ void job_rollout(struct job_ctx *c)
 			c->res->restarts_ok++;
 		else if (strcmp(word, "skipped") != 0)
 			c->res->restarts_failed++;
-		int n = snprintf(rep + len, REPORT_CAP - len, "%s %ld %s/%s\n", word, code, l, name);
+		int n = snprintf(rep + len, REPORT_CAP - len, "%s %ld %s/%s\n", word, code, l,
+		    name);
 		if (n > 0 && (size_t)n < REPORT_CAP - len)
 			len += (size_t)n;
 		else

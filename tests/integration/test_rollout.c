@@ -184,7 +184,8 @@ static void monosecret(const char *ns, int v, const char *refresh, const char *t
 	char ro[512] = "";
 
 	if (targets)
-		snprintf(ro, sizeof(ro), "  rollout:\n    enabled: true\n    targets: %s\n", targets);
+		snprintf(ro, sizeof(ro), "  rollout:\n    enabled: true\n    targets: %s\n",
+		    targets);
 	ck_assert_int_eq(kubectl_apply("apiVersion: pam.monofor.com/v1alpha1\nkind: MonoSecret\n"
 	    "metadata: {name: ms, namespace: %s}\nspec:\n  monoStoreRef: {name: pam}\n"
 	    "  target: {name: creds}\n  refreshInterval: \"%s\"\n  data:\n"
@@ -384,7 +385,8 @@ START_TEST(once_per_change_never_on_first_sync_or_constant_data)
 	free(roll);
 	wait_ready(ns, "msec", "ms", "True/Synced", 1000);
 	ck_assert_int_eq(events(ns, "RolloutTriggered"), 2);   /* one per change */
-	ck_assert_msg(metric(M_DEP_OK) - dep0 == 6, "Deployment successes %g", metric(M_DEP_OK) - dep0);
+	ck_assert_msg(metric(M_DEP_OK) - dep0 == 6, "Deployment successes %g",
+	    metric(M_DEP_OK) - dep0);
 	ck_assert(metric(M_DS_OK) - ds0 == 2);
 	ck_assert(metric(M_STS_OK) - sts0 == 2);
 	ns_delete(ns);
@@ -460,11 +462,13 @@ START_TEST(twenty_annotated_deployments_each_once_per_change)
 	int total;
 
 	for (int i = 0; i < 20; i++)
-		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "---\napiVersion: apps/v1\n"
+		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml),
+		    "---\napiVersion: apps/v1\n"
 		    "kind: Deployment\nmetadata:\n  name: dep-%02d\n  namespace: %s\n"
 		    "  annotations: {" ANN_RELOAD ": creds}\nspec:\n  replicas: 0\n"
 		    "  selector: {matchLabels: {app: d%02d}}\n  template:\n    metadata:\n"
-		    "      labels: {app: d%02d}\n    spec:\n      containers: [{name: c, image: x}]\n",
+		    "      labels: {app: d%02d}\n    spec:\n"
+		    "      containers: [{name: c, image: x}]\n",
 		    i, ns, i, i);
 	ck_assert_int_eq(kubectl_apply("%s", yaml), 0);
 	synced(ns, 3, "1s", NULL);
