@@ -28,7 +28,7 @@ static const struct meta metas[] = {
 	{ "pamop_queue_depth", "Keys waiting in the work queue.", M_GAUGE },
 	{ "pamop_worker_restarts_total", "Worker process restarts by cause.", M_COUNTER },
 	{ "pamop_workers_ready", "Worker processes connected and serving.", M_GAUGE },
-	{ "pamop_rollouts_total", "Restart targets by kind and result (success, skipped, error).", M_COUNTER },
+	{ "pamop_rollouts_total", "Restart targets by kind and result.", M_COUNTER },
 	{ "pamop_leader", "1 if this replica holds the leader Lease.", M_GAUGE },
 	{ "pamop_monosecrets", "MonoSecrets by Ready status.", M_GAUGE },
 	{ "pamop_ipc_rejected_connections_total", "IPC connections refused (not our worker).", M_COUNTER },
