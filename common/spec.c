@@ -164,23 +164,28 @@ static int parse_template(const cJSON *tgt, struct msec_spec *s, char *msg, size
 		s->type = NULL;
 	if (s->type && strcmp(s->type, "kubernetes.io/service-account-token") == 0)
 		FAIL("spec.target.template.type: kubernetes.io/service-account-token is not "
-		    "allowed");
+		    "allowed: it would let a MonoSecret mint service-account tokens");
 	s->labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
 	s->annotations = cJSON_GetObjectItemCaseSensitive(md, "annotations");
-	cJSON_ArrayForEach(it, s->labels)
+	cJSON_ArrayForEach(it, s->labels) {
 		if (!cJSON_IsString(it))
 			FAIL("spec.target.template.metadata.labels.%s: must be a string", it->string);
+		/* ours: a template value would fight the operator's own on every sync */
+		if (strcmp(it->string, "app.kubernetes.io/managed-by") == 0)
+			FAIL("spec.target.template.metadata.labels.%s: set by the operator; not "
+			    "allowed", it->string);
+	}
 	cJSON_ArrayForEach(it, s->annotations) {
 		if (!cJSON_IsString(it))
 			FAIL("spec.target.template.metadata.annotations.%s: must be a string",
 			    it->string);
 		if (strcmp(it->string, "kubernetes.io/service-account.name") == 0 ||
 		    strcmp(it->string, "kubernetes.io/service-account.uid") == 0)
-			FAIL("spec.target.template.metadata.annotations.%s: not allowed", it->string);
-		/* ours record what was synced and which restarts are owed */
+			FAIL("spec.target.template.metadata.annotations.%s: not allowed: it would "
+			    "make the Secret a service-account token", it->string);
 		if (strncmp(it->string, "pam.monofor.com/", 16) == 0)
 			FAIL("spec.target.template.metadata.annotations.%s: the pam.monofor.com/ "
-			    "prefix is reserved for the operator", it->string);
+			    "prefix is the operator's own; not allowed", it->string);
 	}
 	return 0;
 fail:
@@ -259,6 +264,15 @@ void spec_msec_free(struct msec_spec *s)
 	s->data = NULL;
 	s->from = NULL;
 	s->rollout = NULL;
+}
+
+enum deletion_policy spec_deletion_policy(const cJSON *spec)
+{
+	const cJSON *dp = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(spec, "target"), "deletionPolicy");
+
+	return cJSON_IsString(dp) && strcmp(dp->valuestring, "Retain") == 0 ?
+	    DELETE_RETAIN : DELETE_DELETE;
 }
 
 int spec_store_parse(const cJSON *spec, struct store_spec *s,

@@ -64,6 +64,11 @@ int spec_msec_parse(const cJSON *spec, struct msec_spec *s,
     const char **reason, char *msg, size_t msglen);
 void spec_msec_free(struct msec_spec *s);
 
+/* spec_deletion_policy - spec.target.deletionPolicy read leniently (for
+ * a MonoSecret being deleted whose spec no longer parses): Retain only
+ * when it says so, else Delete. spec may be NULL. */
+enum deletion_policy spec_deletion_policy(const cJSON *spec);
+
 int spec_store_parse(const cJSON *spec, struct store_spec *s,
     const char **reason, char *msg, size_t msglen);
 

@@ -58,6 +58,8 @@ struct proto_job {
 };
 
 #define JOBF_OWNER_CLEANUP 1 /* cleanup: old target of a rename, not a deletion */
+#define JOBF_VERIFY 2        /* sync: check the Secret against the data hash and
+                              * repair it from itself; ask PAM only if it differs */
 
 struct proto_result {
 	int64_t id;

@@ -77,7 +77,7 @@ void msec_free(struct msec *m)
 	free(m->store); free(m->target); free(m->spec_reason); free(m->spec_message);
 	free(m->rollout); free(m->status_hash); free(m->refresh_time);
 	cond_clear(&m->ready); cond_clear(&m->roll);
-	free(m->synced_target); free(m->secret_rv); free(m->last_event);
+	free(m->synced_target); free(m->secret_rv);
 	free(m);
 }
 
@@ -129,6 +129,29 @@ static void parse_spec(struct msec *m, const cJSON *spec)
 	spec_msec_free(&s);
 }
 
+/* resume_schedule - a MonoSecret first seen with a good sync of its
+ * current generation in status (a restart of the operator, a new
+ * leader) needs no PAM request now: its Secret is checked against the
+ * data hash, and PAM is asked when refreshTime + refreshInterval comes. */
+static void resume_schedule(struct msec *m)
+{
+	time_t last;
+	int64_t due;
+
+	if (m->spec_reason || m->status_hash == NULL || m->refresh_time == NULL ||
+	    strcmp(m->ready.status, "True") != 0 || m->ready.observed_gen != m->generation ||
+	    util_parse_rfc3339(m->refresh_time, &last) != 0)
+		return;
+	m->need_full = false;
+	m->synced_gen = m->generation;
+	if (m->refresh_ms == 0) {
+		m->next_full_ms = INT64_MAX;
+		return;
+	}
+	due = (int64_t)last * 1000 + m->refresh_ms - util_now_ms();
+	m->next_full_ms = util_mono_ms() + (due > 0 ? due : 0);
+}
+
 void index_msec_upsert(const cJSON *obj)
 {
 	const cJSON *md = get(obj, "metadata"), *st = get(obj, "status"), *it;
@@ -171,6 +194,8 @@ void index_msec_upsert(const cJSON *obj)
 		m->synced_target = util_xstrdup(m->target);
 	if (queue_it)
 		sup_enqueue_msec(m->ns, m->name, 0);
+	if (fresh)
+		resume_schedule(m);
 }
 
 void index_msec_delete(const cJSON *obj)
@@ -220,6 +245,7 @@ void index_store_upsert(const cJSON *obj)
 		replace(&s->key_key, sp.key_key);
 	}
 	s->failures = 0;
+	s->checked = false;
 	sup_enqueue_store(s->ns, s->name, 0);
 	/* Every MonoSecret of this store runs again with the new settings. */
 	for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
@@ -270,9 +296,11 @@ void index_secret_upsert(const cJSON *obj)
 	key_of(md, key, sizeof(key));
 	free(hmap_put(&S.secret_rv, key, util_xstrdup(rv ? rv : "")));
 	/* Someone else changed a Secret we wrote: put it right now, not at
-	 * the next refresh. Our own writes carry the rv the worker reported. */
+	 * the next refresh. Our own writes carry the rv the worker reported.
+	 * The worker checks the Secret against the data hash first, so an
+	 * edit that left our keys alone costs no PAM request. */
 	if (m && m->secret_rv && rv && strcmp(m->secret_rv, rv) != 0 && !m->deleting)
-		sup_enqueue_msec(m->ns, m->name, 0);
+		sup_enqueue_msec_verify(m->ns, m->name);
 }
 
 void index_secret_delete(const cJSON *obj)

@@ -17,6 +17,10 @@
 #define RETRY_BASE_MS 1000
 #define RETRY_CAP_MS  (5 * 60 * 1000)
 #define STORE_RECHECK_MS (5 * 60 * 1000)
+/* A store that failed its check holds its MonoSecrets back: retry it
+ * sooner than they would retry themselves. */
+#define STORE_RETRY_CAP_MS (60 * 1000)
+#define EVENT_QUIET_MS (10 * 60 * 1000)
 
 static struct kube_client writer;   /* main thread only */
 static bool writer_ready;
@@ -31,10 +35,11 @@ static struct kube_client *kw(void)
 	return &writer;
 }
 
-static int64_t backoff(int failures)
+/* backoff - 1 s doubling per failure, up to cap. */
+static int64_t backoff(int failures, int64_t cap)
 {
 	int64_t ms = (int64_t)RETRY_BASE_MS << (failures < 12 ? failures : 12);
-	return ms > RETRY_CAP_MS ? RETRY_CAP_MS : ms;
+	return ms > cap ? cap : ms;
 }
 
 static void cond_set(struct cond *c, const char *status, const char *reason, const char *msg)
@@ -60,53 +65,83 @@ static void update_free(struct status_update *u)
 	free(u->roll.reason); free(u->roll.message); free(u->roll.ltt);
 }
 
-/* event_once - an Event, unless the same reason went out for this object
- * within the last 10 minutes (a failing sync retries often). */
+/* event_due - true unless an Event with this reason went out for this
+ * object within EVENT_QUIET_MS: a failing sync retries often, and an
+ * OTP Secret changes every refresh. Remembers the reason when true. */
 static bool event_due(struct msec *m, const char *reason, int64_t now)
 {
-	if (m->last_event && strcmp(m->last_event, reason) == 0 && now - m->last_event_ms < 600000)
-		return false;
-	free(m->last_event);
-	m->last_event = util_xstrdup(reason);
-	m->last_event_ms = now;
+	size_t n = sizeof(m->ev) / sizeof(m->ev[0]), oldest = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(m->ev[i].reason, reason) == 0) {
+			if (now - m->ev[i].ms < EVENT_QUIET_MS)
+				return false;
+			oldest = i;
+			break;
+		}
+		if (m->ev[i].ms < m->ev[oldest].ms)
+			oldest = i;
+	}
+	snprintf(m->ev[oldest].reason, sizeof(m->ev[oldest].reason), "%s", reason);
+	m->ev[oldest].ms = now;
 	return true;
 }
 
+/* cond_next - dst = cur moved to status/reason/msg; lastTransitionTime
+ * is kept unless the status changes (then status.c stamps it). */
+static void cond_next(struct cond *dst, const struct cond *cur, const char *status,
+    const char *reason, const char *msg)
+{
+	cond_copy(dst, cur);
+	free(dst->reason);
+	free(dst->message);
+	if (strcmp(dst->status, status) != 0) {
+		free(dst->ltt);
+		dst->ltt = NULL;
+	}
+	cond_set(dst, status, reason, msg);
+}
+
+/* cond_same - would writing status/reason/msg at gen change nothing? */
+static bool cond_same(const struct cond *c, const char *status, const char *reason,
+    const char *msg, int64_t gen)
+{
+	return strcmp(c->status, status) == 0 && c->reason && strcmp(c->reason, reason) == 0 &&
+	    c->message && strcmp(c->message, msg) == 0 && c->observed_gen == gen;
+}
+
+/* remember - what we wrote becomes our view of the object at once, so
+ * that the next write keeps lastTransitionTime and skips repeats even
+ * before the watch brings our own change back. */
+static void remember(struct cond *c, const struct cond *wrote, int64_t gen)
+{
+	free(c->reason); free(c->message); free(c->ltt);
+	cond_copy(c, wrote);
+	c->observed_gen = gen;
+}
+
 /* write_msec_status - status (and maybe an Event) for m, dropping S.mu
- * for the request. m may be gone when this returns: callers re-look-up.
- * When roll is given the Event is the rollout's and says what it says. */
+ * for the requests. m may be gone when this returns: callers look it up
+ * again. The Event says ev_text, else the rollout's message when roll is
+ * given, else msg. */
 static void write_msec_status(struct msec *m, const char *status, const char *reason,
     const char *msg, const char *hash, bool refreshed, const struct cond *roll,
-    const char *ev_type, const char *ev_reason)
+    const char *ev_type, const char *ev_reason, const char *ev_text)
 {
 	struct status_update u = { .kind = "monosecrets" };
 	bool emit = false;
-	char ev_msg[1100];
+	char ev_msg[1100], key[512];
+	int rc = -1;
 
 	u.ns = util_xstrdup(m->ns);
 	u.name = util_xstrdup(m->name);
 	u.uid = util_xstrdup(m->uid ? m->uid : "");
 	u.generation = m->generation;
-	cond_copy(&u.ready, &m->ready);
-	free(u.ready.reason); free(u.ready.message);
-	u.ready.reason = NULL; u.ready.message = NULL;
-	if (strcmp(u.ready.status, status) != 0) {
-		free(u.ready.ltt);
-		u.ready.ltt = NULL;   /* a transition: status.c stamps it */
-	}
-	cond_set(&u.ready, status, reason, msg);
+	cond_next(&u.ready, &m->ready, status, reason, msg);
 	if (roll) {
 		u.has_roll = true;
-		cond_copy(&u.roll, &m->roll);
-		free(u.roll.reason); free(u.roll.message);
-		u.roll.reason = NULL; u.roll.message = NULL;
-		if (strcmp(u.roll.status, roll->status) != 0) {
-			free(u.roll.ltt);
-			u.roll.ltt = NULL;
-		}
-		cond_set(&u.roll, roll->status, roll->reason, roll->message);
-	}
-	else if (m->roll.status[0] != '\0') {
+		cond_next(&u.roll, &m->roll, roll->status, roll->reason, roll->message);
+	} else if (m->roll.status[0] != '\0') {
 		u.has_roll = true;   /* the list is replaced whole: keep it */
 		cond_copy(&u.roll, &m->roll);
 	}
@@ -117,24 +152,33 @@ static void write_msec_status(struct msec *m, const char *status, const char *re
 	bool always = roll && strcmp(ev_type, "Normal") == 0;
 	if (ev_reason && (event_due(m, ev_reason, util_mono_ms()) || always)) {
 		emit = true;
-		snprintf(ev_msg, sizeof(ev_msg), "%s", roll ? roll->message : msg);
+		snprintf(ev_msg, sizeof(ev_msg), "%s", ev_text ? ev_text : roll ? roll->message : msg);
 	}
 
-	/* Nothing new to say (a bad spec retried, a store still missing): no write. */
-	bool same = strcmp(m->ready.status, status) == 0 && m->ready.reason &&
-	    strcmp(m->ready.reason, reason) == 0 && m->ready.message &&
-	    strcmp(m->ready.message, msg) == 0 && m->ready.observed_gen == m->generation &&
+	/* Nothing new to say (a bad spec retried, a store still missing,
+	 * a check that found the Secret right): no write. */
+	bool same = cond_same(&m->ready, status, reason, msg, m->generation) &&
 	    !refreshed && roll == NULL &&
 	    (hash == NULL || (m->status_hash && strcmp(hash, m->status_hash) == 0));
 
 	pthread_mutex_unlock(&S.mu);
 	if (S.leader) {
 		if (!same)
-			status_write(kw(), &u);
+			rc = status_write(kw(), &u);
 		if (emit)
 			event_emit(kw(), "MonoSecret", u.ns, u.name, u.uid, ev_type, ev_reason, ev_msg);
 	}
 	pthread_mutex_lock(&S.mu);
+	snprintf(key, sizeof(key), "%s/%s", u.ns, u.name);
+	if (rc == 0 && (m = hmap_get(&S.msecs, key)) != NULL && m->generation == u.generation) {
+		remember(&m->ready, &u.ready, u.generation);
+		if (roll)
+			remember(&m->roll, &u.roll, u.generation);
+		if (hash) {
+			free(m->status_hash);
+			m->status_hash = util_xstrdup(hash);
+		}
+	}
 	update_free(&u);
 }
 
@@ -142,23 +186,23 @@ static void write_store_status(struct mstore *s, const char *status, const char 
     const char *msg)
 {
 	struct status_update u = { .kind = "monostores" };
+	char key[512];
+	int rc = -1;
 
+	if (cond_same(&s->ready, status, reason, msg, s->generation))
+		return;   /* a periodic re-check that found nothing new */
 	u.ns = util_xstrdup(s->ns);
 	u.name = util_xstrdup(s->name);
 	u.uid = util_xstrdup(s->uid ? s->uid : "");
 	u.generation = s->generation;
-	cond_copy(&u.ready, &s->ready);
-	free(u.ready.reason); free(u.ready.message);
-	u.ready.reason = NULL; u.ready.message = NULL;
-	if (strcmp(u.ready.status, status) != 0) {
-		free(u.ready.ltt);
-		u.ready.ltt = NULL;
-	}
-	cond_set(&u.ready, status, reason, msg);
+	cond_next(&u.ready, &s->ready, status, reason, msg);
 	pthread_mutex_unlock(&S.mu);
 	if (S.leader)
-		status_write(kw(), &u);
+		rc = status_write(kw(), &u);
 	pthread_mutex_lock(&S.mu);
+	snprintf(key, sizeof(key), "%s/%s", u.ns, u.name);
+	if (rc == 0 && (s = hmap_get(&S.stores, key)) != NULL && s->generation == u.generation)
+		remember(&s->ready, &u.ready, u.generation);
 	update_free(&u);
 }
 
@@ -200,7 +244,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 	}
 	if (m->spec_reason) {
 		write_msec_status(m, "False", m->spec_reason, m->spec_message, NULL, false, NULL,
-		    "Warning", m->spec_reason);
+		    "Warning", m->spec_reason, NULL);
 		return 0;   /* nothing to retry until the spec changes */
 	}
 	if (!m->has_finalizer) {
@@ -226,7 +270,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 		    "MonoStore %s/%s not found", m->ns, m->store, s && s->spec_message ?
 		    s->spec_message : "");
 		write_msec_status(m, "False", s ? "StoreNotReady" : "StoreNotFound", msg, NULL,
-		    false, NULL, "Warning", s ? "StoreNotReady" : "StoreNotFound");
+		    false, NULL, "Warning", s ? "StoreNotReady" : "StoreNotFound", NULL);
 		return 0;   /* the store's arrival or change queues this again */
 	}
 	if (strcmp(s->key_ns, s->ns) != 0 && !S.opt.allow_cross_ns_keys) {
@@ -235,15 +279,39 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 		    "namespace %s; cross-namespace keys need --allow-cross-namespace-keys",
 		    s->ns, s->name, s->key_ns);
 		write_msec_status(m, "False", "StoreNotReady", msg, NULL, false, NULL, "Warning",
-		    "StoreNotReady");
+		    "StoreNotReady", NULL);
 		return 0;
 	}
+	if (!s->checked) {
+		/* The store's check comes first (store_done queues us again),
+		 * so that a bad key costs one PAM request, not one per
+		 * MonoSecret. The fallback covers a check that is lost. */
+		queue_add(&S.q, qkey, now + 5000);
+		return 0;
+	}
+	if (strcmp(s->ready.status, "True") != 0) {
+		char msg[900];
+		snprintf(msg, sizeof(msg), "MonoStore %s/%s is not ready (%s): %s", s->ns, s->name,
+		    s->ready.reason ? s->ready.reason : "Unknown",
+		    s->ready.message ? s->ready.message : "");
+		write_msec_status(m, "False", "StoreNotReady", msg, NULL, false, NULL, "Warning",
+		    "StoreNotReady", NULL);
+		return 0;   /* store_done queues us when the store is ready */
+	}
 	j.kind = JOB_SYNC;
+	m->job_gen = m->generation;
+	/* PAM is asked when something changed or the refresh is due; else
+	 * the worker only checks the Secret against the data hash. */
+	if (!m->need_full && m->synced_gen == m->generation && now < m->next_full_ms &&
+	    m->status_hash != NULL)
+		j.flags = JOBF_VERIFY;
+	m->need_full = false;
 	fill_store(&j, s);
 	j.rollout = rollout_targets(m);
 	rc = pool_send(slot, qkey, &j);
 	free(j.rollout);
-	(void)now;
+	if (rc != 0 && j.flags == 0)
+		m->need_full = true;
 	return rc == 0 ? 1 : -1;
 }
 
@@ -252,11 +320,13 @@ static int dispatch_store(struct mstore *s, const char *qkey, int slot)
 	struct proto_job j = { .kind = JOB_CHECK_STORE, .now_ms = util_now_ms() };
 
 	if (s->spec_reason) {
+		s->checked = true;
 		write_store_status(s, "False", s->spec_reason, s->spec_message);
 		return 0;
 	}
 	if (strcmp(s->key_ns, s->ns) != 0 && !S.opt.allow_cross_ns_keys) {
 		char msg[600];
+		s->checked = true;
 		snprintf(msg, sizeof(msg), "spec.provider.monoforPAM.auth.accessKeySecretRef."
 		    "namespace: %s differs from the MonoStore's namespace; the operator was not "
 		    "started with --allow-cross-namespace-keys", s->key_ns);
@@ -324,15 +394,32 @@ static void msec_cleanup_done(struct msec *m, const struct proto_result *r, cons
 	char msg[600];
 
 	if (r->reason[0] != '\0') {
-		int64_t delay = backoff(m->failures++);
+		int64_t delay = backoff(m->failures++, RETRY_CAP_MS);
 		write_msec_status(m, "False", r->reason, r->message, NULL, false, NULL, "Warning",
-		    r->reason);
+		    r->reason, NULL);
 		queue_add(&S.q, key, util_mono_ms() + delay);
 		return;
 	}
 	if (!m->deleting) {   /* a rename: the old target is settled */
+		if (r->secret_op == SECOP_DELETED || r->secret_op == SECOP_RELEASED ||
+		    r->secret_op == SECOP_UPDATED) {
+			snprintf(msg, sizeof(msg), "Secret %s %s: spec.target.name is now %s",
+			    m->synced_target, r->secret_op == SECOP_DELETED ? "deleted" :
+			    r->secret_op == SECOP_RELEASED ? "released" : "cleaned up", m->target);
+			char *ns = util_xstrdup(m->ns), *name = util_xstrdup(m->name);
+			char *uid = util_xstrdup(m->uid);
+			bool emit = event_due(m, "Deleted", util_mono_ms());
+			pthread_mutex_unlock(&S.mu);
+			if (S.leader && emit)
+				event_emit(kw(), "MonoSecret", ns, name, uid, "Normal", "Deleted", msg);
+			pthread_mutex_lock(&S.mu);
+			free(ns); free(name); free(uid);
+			if ((m = hmap_get(&S.msecs, key + 2)) == NULL)
+				return;
+		}
 		free(m->synced_target);
 		m->synced_target = NULL;
+		m->need_full = true;
 		queue_add(&S.q, key, 0);
 		return;
 	}
@@ -372,36 +459,54 @@ static void msec_sync_done(struct msec *m, const struct proto_result *r, const c
 	struct cond roll = { .status = "" };
 	struct rollout_summary rs;
 	const char *ev_type = "Normal", *ev_reason;
-	char msg[600];
+	char msg[600], ev[600];
 	int64_t now = util_mono_ms();
+	bool full = r->pam_requests > 0;
 
+	if (r->secret_rv[0] != '\0') {
+		free(m->secret_rv);
+		m->secret_rv = util_xstrdup(r->secret_rv);
+	}
+	if (m->job_gen != m->generation)
+		return;   /* the spec changed meanwhile: the queued re-run reports */
 	if (r->reason[0] != '\0') {
-		int64_t delay = backoff(m->failures++);
+		int64_t delay = backoff(m->failures++, RETRY_CAP_MS);
 		if (r->retry_after > 0 && r->retry_after * 1000 > delay)
 			delay = r->retry_after * 1000;
+		m->need_full = true;
 		metrics_inc("pamop_reconcile_total", "result=\"error\"", 1);
 		write_msec_status(m, "False", r->reason, r->message, NULL, false, NULL, "Warning",
-		    r->reason);
+		    r->reason, NULL);
 		queue_add(&S.q, key, now + delay);
 		return;
 	}
 	metrics_inc("pamop_reconcile_total", "result=\"success\"", 1);
 	m->failures = 0;
-	free(m->secret_rv);
-	m->secret_rv = util_xstrdup(r->secret_rv);
 	free(m->synced_target);
 	m->synced_target = util_xstrdup(m->target);
-	m->synced_gen = m->generation;
-	snprintf(msg, sizeof(msg), "Secret %s %s", m->target, op_word(r->secret_op));
+	if (full) {
+		m->synced_gen = m->generation;
+		m->next_full_ms = m->refresh_ms > 0 ? now + m->refresh_ms : INT64_MAX;
+	}
+	/* The message describes the state, not the step, so that a sync
+	 * that changed nothing leaves the condition as it was. */
+	snprintf(msg, sizeof(msg), "Secret %s is in sync with PAM", m->target);
+	snprintf(ev, sizeof(ev), "Secret %s %s", m->target, op_word(r->secret_op));
 	rollout_summarize(r->rollouts, m->target, &rs);
 	rollout_count(&rs);
-	ev_reason = r->secret_op == SECOP_CREATED ? "Created" :
+	const char *wrote = r->secret_op == SECOP_CREATED ? "Created" :
 	    r->secret_op == SECOP_UPDATED ? "Updated" : NULL;
+	ev_reason = wrote;
 	bool rolled = rollout_done(&rs, &roll, &ev_type, &ev_reason);
 	/* The hash always advances: a restart still owed is recorded on the
 	 * Secret by the worker, not by holding back status. */
-	write_msec_status(m, "True", "Synced", msg, r->data_hash, true, rolled ? &roll : NULL,
-	    ev_type, ev_reason);
+	write_msec_status(m, "True", "Synced", msg, r->data_hash, full, rolled ? &roll : NULL,
+	    ev_type, ev_reason, rolled ? NULL : ev);
+	if ((m = hmap_get(&S.msecs, key + 2)) == NULL)
+		return;
+	/* the write itself is news too, besides the rollout's Event */
+	if (rolled && wrote && event_due(m, wrote, now))
+		write_msec_status(m, "True", "Synced", msg, NULL, false, NULL, "Normal", wrote, ev);
 	if ((m = hmap_get(&S.msecs, key + 2)) == NULL)
 		return;
 	/* What we just wrote, before its watch event comes back: a sync
@@ -410,17 +515,35 @@ static void msec_sync_done(struct msec *m, const struct proto_result *r, const c
 	m->status_hash = util_xstrdup(r->data_hash);
 	if (rs.failed) {
 		/* retried sooner than the refresh, until every target is done,
-		 * and at once when a missing one appears */
+		 * and at once when a missing one appears; the Secret's pending
+		 * mark tells the worker what is owed, so PAM is not asked */
 		rollout_await(m, r->rollouts);
-		int64_t delay = backoff(m->roll_failures++);
+		int64_t delay = backoff(m->roll_failures++, RETRY_CAP_MS);
 		if (m->refresh_ms > 0 && m->refresh_ms < delay)
 			delay = m->refresh_ms;
 		queue_add(&S.q, key, now + delay);
 		return;
 	}
 	m->roll_failures = 0;
-	if (m->refresh_ms > 0)
-		queue_add(&S.q, key, util_mono_ms() + m->refresh_ms);
+	if (m->next_full_ms != INT64_MAX)
+		queue_add(&S.q, key, m->next_full_ms);
+}
+
+/* requeue_store_users - run the MonoSecrets of s again: all of them
+ * after its first check (they waited for it), else those not Ready. */
+static void requeue_store_users(const struct mstore *s, bool all)
+{
+	char key[520];
+
+	for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
+		struct msec *m = i.val;
+		if (strcmp(m->ns, s->ns) != 0 || m->store == NULL || strcmp(m->store, s->name) != 0)
+			continue;
+		if (!all && strcmp(m->ready.status, "True") == 0)
+			continue;
+		snprintf(key, sizeof(key), "m/%s", i.key);
+		queue_add(&S.q, key, util_mono_ms());
+	}
 }
 
 static void store_done(struct mstore *s, const struct proto_result *r, const char *key)
@@ -428,8 +551,10 @@ static void store_done(struct mstore *s, const struct proto_result *r, const cha
 	char skey[520];
 	bool ok = r->reason[0] == '\0';
 	bool was_ready = strcmp(s->ready.status, "True") == 0;
+	bool first = !s->checked;
 
 	snprintf(skey, sizeof(skey), "%s", key + 2);
+	s->checked = true;
 	if (ok)
 		write_store_status(s, "True", "StoreReady", "PAM accepted the access key");
 	else
@@ -437,16 +562,10 @@ static void store_done(struct mstore *s, const struct proto_result *r, const cha
 	if ((s = hmap_get(&S.stores, skey)) == NULL)
 		return;
 	s->failures = ok ? 0 : s->failures + 1;
-	queue_add(&S.q, key, util_mono_ms() + (ok ? STORE_RECHECK_MS : backoff(s->failures)));
-	if (ok && !was_ready) {
-		for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
-			struct msec *m = i.val;
-			/* only those that failed: new ones are queued already */
-			if (strcmp(m->ns, s->ns) == 0 && m->store && strcmp(m->store, s->name) == 0 &&
-			    strcmp(m->ready.status, "False") == 0)
-				sup_enqueue_msec(m->ns, m->name, 0);
-		}
-	}
+	queue_add(&S.q, key, util_mono_ms() + (ok ? STORE_RECHECK_MS :
+	    backoff(s->failures, STORE_RETRY_CAP_MS)));
+	if (first || (ok && !was_ready))
+		requeue_store_users(s, first);
 }
 
 void reconcile_result(struct result_msg *rm)

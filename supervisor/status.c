@@ -23,17 +23,22 @@ static void now_rfc3339(char out[32])
 	util_rfc3339(time(NULL), out);
 }
 
-static cJSON *cond_json(const char *type, const struct cond *c, int64_t gen)
+/* cond_json - one condition; a transition (no ltt yet) is stamped now,
+ * and the stamp is kept in c so the caller can remember it. */
+static cJSON *cond_json(const char *type, struct cond *c, int64_t gen)
 {
 	cJSON *o = cJSON_CreateObject();
 	char ts[32];
 
-	now_rfc3339(ts);
+	if (c->ltt == NULL) {
+		now_rfc3339(ts);
+		c->ltt = util_xstrdup(ts);
+	}
 	cJSON_AddStringToObject(o, "type", type);
 	cJSON_AddStringToObject(o, "status", c->status);
 	cJSON_AddStringToObject(o, "reason", c->reason ? c->reason : "Unknown");
 	cJSON_AddStringToObject(o, "message", c->message ? c->message : "");
-	cJSON_AddStringToObject(o, "lastTransitionTime", c->ltt ? c->ltt : ts);
+	cJSON_AddStringToObject(o, "lastTransitionTime", c->ltt);
 	cJSON_AddNumberToObject(o, "observedGeneration", (double)gen);
 	return o;
 }

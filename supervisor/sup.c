@@ -20,9 +20,20 @@ void sup_wake(void)
 void sup_enqueue_msec(const char *ns, const char *name, int64_t delay_ms)
 {
 	char key[520];
+	struct msec *m;
 
 	snprintf(key, sizeof(key), "m/%s/%s", ns, name);
+	if ((m = hmap_get(&S.msecs, key + 2)) != NULL)
+		m->need_full = true;
 	queue_add(&S.q, key, util_mono_ms() + delay_ms);
+}
+
+void sup_enqueue_msec_verify(const char *ns, const char *name)
+{
+	char key[520];
+
+	snprintf(key, sizeof(key), "m/%s/%s", ns, name);
+	queue_add(&S.q, key, util_mono_ms());
 }
 
 void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms)

@@ -50,10 +50,18 @@ struct msec {
 	char *synced_target;       /* target last written, for rename cleanup */
 	char *secret_rv;           /* resourceVersion our last job left */
 	int64_t synced_gen;        /* generation of the last good sync */
+	int64_t job_gen;           /* generation the sync in flight was sent with */
 	int failures;
 	int roll_failures;         /* rollout retries in a row, for backoff */
-	char *last_event;          /* reason of the last Event, to avoid floods */
-	int64_t last_event_ms;
+	/* A sync asks PAM only when need_full is set (spec, store or target
+	 * gone, a failure) or the refresh is due; otherwise the worker checks
+	 * the Secret against its data hash and repairs it without PAM. */
+	bool need_full;
+	int64_t next_full_ms;      /* monotonic; INT64_MAX: no refresh timer */
+	struct ev_mark {           /* Events sent lately, to avoid floods */
+		char reason[64];
+		int64_t ms;
+	} ev[8];
 };
 
 struct mstore {
@@ -63,6 +71,7 @@ struct mstore {
 	char *spec_reason, *spec_message;
 	struct cond ready;
 	int failures;
+	bool checked;              /* a check finished since the spec last changed */
 };
 
 enum wstate { W_DOWN, W_STARTING, W_IDLE, W_BUSY };
@@ -132,8 +141,11 @@ struct sup {
 
 extern struct sup S;
 
-/* Queue keys: "m/ns/name" for MonoSecrets, "s/ns/name" for MonoStores. */
+/* Queue keys: "m/ns/name" for MonoSecrets, "s/ns/name" for MonoStores.
+ * sup_enqueue_msec asks for a full sync (PAM is asked); the _verify form
+ * only checks the target Secret, for edits made by others. */
 void sup_enqueue_msec(const char *ns, const char *name, int64_t delay_ms);
+void sup_enqueue_msec_verify(const char *ns, const char *name);
 void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms);
 void sup_wake(void);
 

@@ -53,7 +53,10 @@ static void check_store(struct job_ctx *c)
 
 static void sync(struct job_ctx *c)
 {
-	if (job_read_access_key(c) != 0 || job_fetch(c) != 0)
+	if (job_read_access_key(c) != 0)
+		return;
+	/* A check for drift: if our keys are intact, repair from them. */
+	if (!((c->job->flags & JOBF_VERIFY) && job_verify_target(c) == 1) && job_fetch(c) != 0)
 		return;
 	if (job_write_target(c) != 0)
 		return;
@@ -87,11 +90,11 @@ void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,
 	if (c.spec_root == NULL ||
 	    spec_msec_parse(c.spec_root, &c.spec, &reason, msg, sizeof(msg)) != 0) {
 		if (j->kind == JOB_CLEANUP) {
-			/* Deletion must always complete: with a spec we cannot read,
-			 * undo what an Owner/Delete MonoSecret would have left. */
+			/* Deletion must always complete, even with a spec we cannot
+			 * read: the policy is read leniently, and who owns the
+			 * Secret is read from the Secret itself. */
 			memset(&c.spec, 0, sizeof(c.spec));
-			c.spec.creation = CREATE_OWNER;
-			c.spec.deletion = DELETE_DELETE;
+			c.spec.deletion = spec_deletion_policy(c.spec_root);
 			c.spec.target = j->target;
 			job_cleanup(&c);
 			goto out;

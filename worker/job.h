@@ -27,6 +27,7 @@
 #define ANN_ROLLOUT_PENDING "pam.monofor.com/rollout-pending"
 /* On a workload: "monosecret=hash,..." changes it was restarted for. */
 #define ANN_RESTARTED_FOR  "pam.monofor.com/restarted-for"
+#define SA_TOKEN_TYPE      "kubernetes.io/service-account-token"
 
 struct job_ctx {
 	struct kube_client *kube;
@@ -57,9 +58,14 @@ long job_send_secret(struct job_ctx *c, const char *method, const char *path, cJ
 /* Steps (job_*.c). */
 int job_read_access_key(struct job_ctx *c);
 int job_fetch(struct job_ctx *c);                /* PAM -> c->data */
+int job_verify_target(struct job_ctx *c);        /* Secret -> c->data; 1 if intact */
 int job_write_target(struct job_ctx *c);         /* c->data -> Secret */
 void job_rollout(struct job_ctx *c);             /* patch restart targets */
 int job_cleanup(struct job_ctx *c);              /* deletion policy */
+
+/* Ownership of a target Secret (job_target.c). */
+bool job_owned_by(const cJSON *obj, const char *uid);
+bool job_drop_owner_ref(cJSON *md, const char *uid);
 
 /* Entry points used by the main loop. */
 void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,

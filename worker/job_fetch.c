@@ -2,7 +2,8 @@
  * job_fetch.c - the access key from its Secret, then each distinct
  * vault item from PAM exactly once, mapped into the data map:
  * dataFrom items first, in order, then data[] entries, so that an
- * explicit data[] key wins a clash with an extracted property.
+ * explicit data[] key wins a clash with an extracted property. Two
+ * dataFrom entries giving the same key are refused (DuplicateKey).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,24 +165,30 @@ int job_fetch(struct job_ctx *c)
 	for (size_t i = 0; i < s->nfrom; i++) {
 		const struct pam_item *it = find(f, nf, s->from[i].vault_id);
 		snprintf(field, sizeof(field), "spec.dataFrom[%zu].extract", i);
-		if (s->from[i].property) {
-			if (put_property(c, it, s->from[i].vault_id, s->from[i].property,
-			    s->from[i].property, field) != 0)
+		size_t n = s->from[i].property ? 1 : it->nprops;
+		for (size_t p = 0; p < n; p++) {
+			const char *prop = s->from[i].property ? s->from[i].property :
+			    it->props[p].name;
+			/* Two extracts giving one key: neither silently wins. */
+			if (dm_get(&c->data, prop) != NULL) {
+				job_fail(c, "DuplicateKey", "%s: key \"%s\" (vault %s) is also "
+				    "produced by an earlier spec.dataFrom entry; use data[] with "
+				    "distinct secretKeys", field, prop, s->from[i].vault_id);
 				goto out;
-			continue;
+			}
+			if (put_property(c, it, s->from[i].vault_id, prop, prop, field) != 0)
+				goto out;
 		}
-		for (size_t p = 0; p < it->nprops; p++)
-			if (put_property(c, it, s->from[i].vault_id, it->props[p].name,
-			    it->props[p].name, field) != 0)
-				goto out;
 	}
 	for (size_t i = 0; i < s->ndata; i++) {
 		const struct spec_data *d = &s->data[i];
 		const struct pam_item *it = find(f, nf, d->vault_id);
 		const char *prop = d->property;
 		snprintf(field, sizeof(field), "spec.data[%zu].remoteRef.property", i);
-		if (prop == NULL && it->nprops == 1)
-			prop = it->props[0].name;   /* a single-valued vault needs no name */
+		const char *const *names = pam_type_properties(it->type);
+		/* A single-property type (SecretText, OTP) needs no name. */
+		if (prop == NULL && names && names[0] && !names[1])
+			prop = names[0];
 		if (prop == NULL) {
 			job_fail(c, "PropertyRequired", "%s: required for vault %s of type %s",
 			    field, d->vault_id, it->type);

@@ -73,8 +73,8 @@ static void set_all(cJSON *map, const cJSON *want, bool *changed)
 		set_str(map, it->string, it->valuestring, changed);
 }
 
-/* owned_by - true when obj has a controller ownerReference with uid. */
-static bool owned_by(const cJSON *obj, const char *uid)
+/* job_owned_by - true when obj has a controller ownerReference with uid. */
+bool job_owned_by(const cJSON *obj, const char *uid)
 {
 	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "ownerReferences"), *r;
@@ -84,6 +84,23 @@ static bool owned_by(const cJSON *obj, const char *uid)
 		if (cJSON_IsString(u) && strcmp(u->valuestring, uid) == 0 &&
 		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "controller")))
 			return true;
+	}
+	return false;
+}
+
+/* job_drop_owner_ref - remove our ownerReference; true if there was one. */
+bool job_drop_owner_ref(cJSON *md, const char *uid)
+{
+	cJSON *refs = cJSON_GetObjectItemCaseSensitive(md, "ownerReferences"), *r;
+	int i = 0;
+
+	cJSON_ArrayForEach(r, refs) {
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(r, "uid");
+		if (cJSON_IsString(u) && strcmp(u->valuestring, uid) == 0) {
+			cJSON_DeleteItemFromArray(refs, i);
+			return true;
+		}
+		i++;
 	}
 	return false;
 }
@@ -210,11 +227,15 @@ static int desired(struct job_ctx *c, cJSON *obj, bool *changed)
 	if (c->spec.creation == CREATE_OWNER) {
 		set_exact(labels, c->spec.labels, ours_lbl, changed);
 		set_exact(ann, c->spec.annotations, ours_ann, changed);
-		if (!owned_by(obj, c->job->uid))
+		if (!job_owned_by(obj, c->job->uid))
 			add_owner_ref(md, c->job, changed);
 	} else {
 		set_all(labels, c->spec.labels, changed);
 		set_all(ann, c->spec.annotations, changed);
+		/* Not ours alone: garbage collection must not take it with us
+		 * (an ownerReference left from an earlier Owner policy). */
+		if (job_drop_owner_ref(md, c->job->uid))
+			*changed = true;
 	}
 	set_str(labels, LABEL_MANAGED_BY, MANAGED_BY_VALUE, changed);
 	set_str(ann, ANN_DATA_HASH, c->hash, changed);
@@ -318,14 +339,14 @@ static int update(struct job_ctx *c, const char *path, cJSON *obj)
 	bool changed = false;
 	long code;
 
-	if (c->spec.creation == CREATE_OWNER && !owned_by(obj, c->job->uid)) {
+	if (c->spec.creation == CREATE_OWNER && !job_owned_by(obj, c->job->uid)) {
 		job_fail(c, "TargetSecretConflict", "Secret %s/%s exists and is not owned by "
 		    "this MonoSecret; delete it, rename spec.target.name, or use "
 		    "creationPolicy Merge", c->job->ns, c->spec.target);
 		return -1;
 	}
-	if (c->spec.creation == CREATE_OWNER &&
-	    !(cJSON_IsString(type) && strcmp(type->valuestring, want_type) == 0)) {
+	bool type_ok = cJSON_IsString(type) && strcmp(type->valuestring, want_type) == 0;
+	if (c->spec.creation == CREATE_OWNER && !type_ok) {
 		/* the replacement must still owe what this one owed */
 		const cJSON *pend = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "annotations"),
@@ -333,6 +354,22 @@ static int update(struct job_ctx *c, const char *path, cJSON *obj)
 		if (cJSON_IsString(pend) && is_hash(pend->valuestring))
 			snprintf(c->rollout_for, sizeof(c->rollout_for), "%s", pend->valuestring);
 		return delete_for_type(c, path, obj);
+	}
+	if (c->spec.creation != CREATE_OWNER && cJSON_IsString(type) &&
+	    strcmp(type->valuestring, SA_TOKEN_TYPE) == 0) {
+		job_fail(c, "TargetSecretRefused", "Secret %s/%s is a service-account token; "
+		    "a MonoSecret may not write into it", c->job->ns, c->spec.target);
+		return -1;
+	}
+	/* A Secret's type is immutable, and replacing a shared Secret
+	 * would drop other writers' keys: say so instead. */
+	if (c->spec.creation != CREATE_OWNER && c->spec.type && !type_ok) {
+		job_fail(c, "TargetTypeMismatch", "Secret %s/%s has type %s but "
+		    "spec.target.template.type is %s; a type cannot be changed under "
+		    "creationPolicy %s", c->job->ns, c->spec.target,
+		    cJSON_IsString(type) ? type->valuestring : "(none)", c->spec.type,
+		    c->spec.creation == CREATE_MERGE ? "Merge" : "None");
+		return -1;
 	}
 	if (desired(c, obj, &changed) != 0) {
 		job_fail(c, "InternalError", "out of guarded memory");
