@@ -134,6 +134,75 @@ char *secret_value(const char *ns, const char *name, const char *key)
 	return out;
 }
 
+char *kq(const char *get_args, const char *expr)
+{
+	/* The expression goes through the environment: no shell quoting. */
+	setenv("KQ_EXPR", expr, 1);
+	return sh_out("kubectl get %s -o json 2>/dev/null | python3 -c '"
+	    "import json,os,sys\n"
+	    "try:\n o=json.load(sys.stdin)\n"
+	    "except Exception:\n print(\"<absent>\"); sys.exit(0)\n"
+	    "print(eval(os.environ[\"KQ_EXPR\"]))'", get_args);
+}
+
+char *kq_obj(const char *ns, const char *kind, const char *name, const char *expr)
+{
+	char args[600];
+
+	snprintf(args, sizeof(args), "%s %s -n %s", kind, name, ns);
+	return kq(args, expr);
+}
+
+int64_t wait_kq(const char *ns, const char *kind, const char *name, const char *expr,
+    const char *want, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+	char *got = NULL;
+
+	for (;;) {
+		free(got);
+		got = kq_obj(ns, kind, name, expr);
+		if (strcmp(got, want) == 0)
+			break;
+		if (now_ms() - t0 > timeout_ms)
+			ck_abort_msg("%s %s/%s %s: wanted \"%s\", still \"%s\" after %d ms", kind,
+			    ns, name, expr, want, got, timeout_ms);
+		sleep_ms(50);
+	}
+	free(got);
+	return now_ms() - t0;
+}
+
+char *secret_b64(const char *ns, const char *name, const char *key)
+{
+	setenv("KQ_KEY", key, 1);
+	return kq_obj(ns, "secret", name,
+	    "(o.get(\"data\") or {}).get(os.environ[\"KQ_KEY\"], \"<absent>\")");
+}
+
+char *secret_keys(const char *ns, const char *name)
+{
+	return kq_obj(ns, "secret", name, "\",\".join(sorted(o.get(\"data\") or {}))");
+}
+
+char *events_of(const char *ns, const char *name)
+{
+	char args[600];
+
+	snprintf(args, sizeof(args), "events -n %s --field-selector involvedObject.name=%s",
+	    ns, name);
+	return kq(args, "\",\".join(e[\"type\"]+\"/\"+e[\"reason\"] for e in sorted("
+	    "o[\"items\"], key=lambda e: (e.get(\"firstTimestamp\") or \"\", "
+	    "e[\"metadata\"][\"creationTimestamp\"], int(e[\"metadata\"][\"resourceVersion\"]))))");
+}
+
+int msec_apply(const char *ns, const char *name, const char *spec_yaml)
+{
+	return kubectl_apply("apiVersion: pam.monofor.com/v1alpha1\nkind: MonoSecret\n"
+	    "metadata: {name: %s, namespace: %s}\nspec:\n%s%s", name, ns,
+	    strstr(spec_yaml, "monoStoreRef") ? "" : "  monoStoreRef: {name: pam}\n", spec_yaml);
+}
+
 int64_t wait_jp(const char *ns, const char *kind, const char *name, const char *path,
     const char *want, int timeout_ms)
 {
@@ -165,6 +234,42 @@ int64_t wait_ready(const char *ns, const char *kind, const char *name, const cha
 {
 	return wait_jp(ns, kind, name, "{.status.conditions[?(@.type==\"Ready\")].status}/"
 	    "{.status.conditions[?(@.type==\"Ready\")].reason}", want, timeout_ms);
+}
+
+char *ready_field(const char *ns, const char *kind, const char *name, const char *field)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "{.status.conditions[?(@.type==\"Ready\")].%s}", field);
+	return jp(ns, kind, name, path);
+}
+
+void expect_failure(const char *ns, const char *kind, const char *name, const char *reason,
+    const char *const *needles, int timeout_ms)
+{
+	char want[256], *msg;
+
+	snprintf(want, sizeof(want), "False/%s", reason);
+	wait_ready(ns, kind, name, want, timeout_ms);
+	msg = ready_field(ns, kind, name, "message");
+	for (size_t i = 0; needles && needles[i]; i++)
+		ck_assert_msg(strstr(msg, needles[i]) != NULL, "%s %s/%s: message \"%s\" lacks "
+		    "\"%s\"", kind, ns, name, msg, needles[i]);
+	free(msg);
+}
+
+void still_for(const char *ns, const char *kind, const char *name, const char *expr,
+    const char *want, int ms)
+{
+	int64_t t0 = now_ms();
+
+	do {
+		char *got = kq_obj(ns, kind, name, expr);
+		ck_assert_msg(strcmp(got, want) == 0, "%s %s/%s %s: changed to \"%s\" (was \"%s\")",
+		    kind, ns, name, expr, got, want);
+		free(got);
+		sleep_ms(200);
+	} while (now_ms() - t0 < ms);
 }
 
 char *ns_new(const char *prefix)
@@ -291,6 +396,26 @@ void pamsim_fault(struct pamsim *p, const char *json)
 {
 	ck_assert_int_eq(sh("curl -sf -X POST -d '%s' http://127.0.0.1:%d/fault >/dev/null", json,
 	    p->admin_port), 0);
+}
+
+void pamsim_clear_faults(struct pamsim *p)
+{
+	ck_assert_int_eq(sh("curl -sf -X POST http://127.0.0.1:%d/fault/clear >/dev/null",
+	    p->admin_port), 0);
+}
+
+long wait_count(struct pamsim *p, const char *vault, long n, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+	long got;
+
+	while ((got = pamsim_count(p, vault)) < n) {
+		if (now_ms() - t0 > timeout_ms)
+			ck_abort_msg("pamsim: vault %s asked %ld times, wanted %ld within %d ms",
+			    vault, got, n, timeout_ms);
+		sleep_ms(50);
+	}
+	return got;
 }
 
 void manager_start(struct manager *m, const char *extra_args)

@@ -24,6 +24,26 @@ char *jp(const char *ns, const char *kind, const char *name, const char *path);
 /* secret_value - decoded .data[key] of a Secret, NULL if absent. */
 char *secret_value(const char *ns, const char *name, const char *key);
 
+/* kq - kubectl get GET_ARGS -o json, then the Python expression expr
+ * with the object (or list) as o; "<absent>" when kubectl fails. The
+ * one way to read exact maps (labels, annotations, data, owners). */
+char *kq(const char *get_args, const char *expr);
+/* kq_obj - kq on one object: kind name -n ns. */
+char *kq_obj(const char *ns, const char *kind, const char *name, const char *expr);
+/* wait_kq - until kq_obj(...) equals want, or fail after timeout_ms. */
+int64_t wait_kq(const char *ns, const char *kind, const char *name, const char *expr,
+    const char *want, int timeout_ms);
+/* secret_b64 - the raw base64 of .data[key]; "<absent>" if not there. */
+char *secret_b64(const char *ns, const char *name, const char *key);
+/* secret_keys - the Secret's data keys, sorted, comma-separated. */
+char *secret_keys(const char *ns, const char *name);
+/* events_of - "Type/Reason" of each Event about object name, oldest first,
+ * comma-separated. */
+char *events_of(const char *ns, const char *name);
+/* msec_apply - a MonoSecret: spec_yaml is the body of spec (2-space
+ * indented lines); monoStoreRef {name: pam} is added unless present. */
+int msec_apply(const char *ns, const char *name, const char *spec_yaml);
+
 /* wait_jp - until jp(...) equals want, or fail after timeout_ms. Returns ms waited. */
 int64_t wait_jp(const char *ns, const char *kind, const char *name, const char *path,
     const char *want, int timeout_ms);
@@ -31,6 +51,17 @@ int64_t wait_jp(const char *ns, const char *kind, const char *name, const char *
 char *ready_of(const char *ns, const char *kind, const char *name);
 int64_t wait_ready(const char *ns, const char *kind, const char *name, const char *want,
     int timeout_ms);
+
+/* ready_field - one field (message, lastTransitionTime, observedGeneration,
+ * reason, status) of the Ready condition. */
+char *ready_field(const char *ns, const char *kind, const char *name, const char *field);
+/* expect_failure - wait for Ready False/reason, then check the message
+ * holds every needle (NULL-terminated list). */
+void expect_failure(const char *ns, const char *kind, const char *name, const char *reason,
+    const char *const *needles, int timeout_ms);
+/* still_for - check for ms that kq_obj(...) keeps equal to want. */
+void still_for(const char *ns, const char *kind, const char *name, const char *expr,
+    const char *want, int ms);
 
 /* ns_new - a fresh namespace with a unique name for one test. */
 char *ns_new(const char *prefix);
@@ -53,6 +84,9 @@ void pamsim_put_vaults(struct pamsim *p, const char *vault_json);
 /* pamsim_count - requests PAM got for one vault id. */
 long pamsim_count(struct pamsim *p, const char *vault);
 void pamsim_fault(struct pamsim *p, const char *json);
+void pamsim_clear_faults(struct pamsim *p);
+/* wait_count - until pamsim_count(vault) >= n; returns the count. */
+long wait_count(struct pamsim *p, const char *vault, long n, int timeout_ms);
 
 /* manager (the operator) */
 struct manager {

@@ -14,6 +14,8 @@ int main(int argc, char **argv)
 		Suite *(*fn)(void);
 	} all[] = {
 		{ "sync", sync_suite },
+		{ "fields", fields_suite },
+		{ "policies", policies_suite },
 		{ "install", install_suite },
 		{ "image", image_suite },
 		{ "rollout", rollout_suite },

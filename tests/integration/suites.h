@@ -9,5 +9,7 @@ Suite *install_suite(void);
 Suite *image_suite(void);
 Suite *rbac_suite(void);
 Suite *rollout_suite(void);
+Suite *fields_suite(void);
+Suite *policies_suite(void);
 
 #endif
