@@ -16,6 +16,8 @@ int main(int argc, char **argv)
 		{ "sync", sync_suite },
 		{ "fields", fields_suite },
 		{ "policies", policies_suite },
+		{ "behaviour", behaviour_suite },
+		{ "stores", stores_suite },
 		{ "install", install_suite },
 		{ "image", image_suite },
 		{ "rollout", rollout_suite },

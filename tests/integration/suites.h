@@ -11,5 +11,7 @@ Suite *rbac_suite(void);
 Suite *rollout_suite(void);
 Suite *fields_suite(void);
 Suite *policies_suite(void);
+Suite *behaviour_suite(void);
+Suite *stores_suite(void);
 
 #endif
