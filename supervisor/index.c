@@ -247,10 +247,17 @@ void index_store_upsert(const cJSON *obj)
 	s->failures = 0;
 	s->checked = false;
 	sup_enqueue_store(s->ns, s->name, 0);
-	/* Every MonoSecret of this store runs again with the new settings. */
+	/* Every MonoSecret of this store runs again with the new settings
+	 * (asking PAM). A store first seen (start-up, or one that was
+	 * missing) changes nothing for those in sync: they only wait for
+	 * its check, and those that were not in sync still need PAM. */
 	for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
 		struct msec *m = i.val;
-		if (strcmp(m->ns, s->ns) == 0 && m->store && strcmp(m->store, s->name) == 0)
+		if (strcmp(m->ns, s->ns) != 0 || m->store == NULL || strcmp(m->store, s->name) != 0)
+			continue;
+		if (fresh)
+			sup_enqueue_msec_verify(m->ns, m->name);
+		else
 			sup_enqueue_msec(m->ns, m->name, 0);
 	}
 }

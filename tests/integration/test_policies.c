@@ -367,6 +367,41 @@ START_TEST(renamed_target_is_cleaned_up)
 }
 END_TEST
 
+START_TEST(merge_never_changes_type_nor_writes_tokens)
+{
+	char *ns = new_ns("p-type");
+	char spec[512];
+	static const char *const mismatch[] = { "type Opaque", "example.com/x", NULL };
+	static const char *const token[] = { "service-account token", NULL };
+
+	someone_elses(ns, "typed");
+	char *rv = jp(ns, "secret", "typed", RV);
+	snprintf(spec, sizeof(spec), "  target:\n    name: typed\n    creationPolicy: Merge\n"
+	    "    template: {type: example.com/x}\n"
+	    "  data:\n  - {secretKey: ours, remoteRef: {vaultID: \"" V_MERGE "\"}}\n");
+	ck_assert_int_eq(msec_apply(ns, "typed", spec), 0);
+	expect_failure(ns, "msec", "typed", "TargetTypeMismatch", mismatch, 8000);
+	still_for(ns, "secret", "typed", "o[\"metadata\"][\"resourceVersion\"]", rv, 1000);
+	free(rv);
+
+	/* a service-account token Secret, filled by the token controller */
+	ck_assert_int_eq(sh("printf 'apiVersion: v1\\nkind: Secret\\nmetadata: {name: tok, "
+	    "namespace: %s, annotations: {kubernetes.io/service-account.name: default}}\\n"
+	    "type: kubernetes.io/service-account-token\\n' | kubectl create -f - >/dev/null",
+	    ns), 0);
+	wait_kq(ns, "secret", "tok", "\"token\" in (o.get(\"data\") or {})", "True", 10000);
+	rv = jp(ns, "secret", "tok", RV);
+	spec_for(spec, sizeof(spec), "tok", "Merge", "Delete", V_MERGE);
+	ck_assert_int_eq(msec_apply(ns, "tok", spec), 0);
+	expect_failure(ns, "msec", "tok", "TargetSecretRefused", token, 8000);
+	still_for(ns, "secret", "tok", "o[\"metadata\"][\"resourceVersion\"]", rv, 1000);
+	str_eq_free(kq_obj(ns, "secret", "tok", "\"ours\" in o[\"data\"]"), "False");
+	free(rv);
+	ns_delete(ns);
+	free(ns);
+}
+END_TEST
+
 Suite *policies_suite(void)
 {
 	Suite *s = suite_create("policies");
@@ -377,6 +412,7 @@ Suite *policies_suite(void)
 	tcase_add_test(tc, owner_creates_owns_and_prunes);
 	tcase_add_test(tc, merge_keeps_other_writers);
 	tcase_add_test(tc, none_updates_only_what_exists);
+	tcase_add_test(tc, merge_never_changes_type_nor_writes_tokens);
 	tcase_add_test(tc, deletion_policy_delete);
 	tcase_add_test(tc, deletion_policy_retain);
 	tcase_add_test(tc, deletion_needs_neither_pam_nor_store);
