@@ -185,7 +185,7 @@ static int parse_template(const cJSON *tgt, struct msec_spec *s, char *msg, size
 			    "make the Secret a service-account token", it->string);
 		if (strncmp(it->string, "pam.monofor.com/", 16) == 0)
 			FAIL("spec.target.template.metadata.annotations.%s: the pam.monofor.com/ "
-			    "prefix is the operator's own; not allowed", it->string);
+			    "prefix is reserved for the operator", it->string);
 	}
 	return 0;
 fail:

@@ -169,6 +169,55 @@ START_TEST(rollout_kinds_and_reserved_annotations)
 }
 END_TEST
 
+/* The operator's own label and annotations would be rewritten by it on
+ * every sync, a write loop: the template may not set them. */
+START_TEST(operator_marks_refused_in_template)
+{
+	char msg[512], json[1024];
+	const char *reason;
+	struct msec_spec s;
+	static const char *const tpl[] = {
+		"{\"metadata\":{\"labels\":{\"app.kubernetes.io/managed-by\":\"me\"}}}",
+		"{\"metadata\":{\"annotations\":{\"pam.monofor.com/data-hash\":\"x\"}}}",
+	};
+	static const char *const field[] = {
+		"spec.target.template.metadata.labels.app.kubernetes.io/managed-by",
+		"spec.target.template.metadata.annotations.pam.monofor.com/data-hash",
+	};
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(json, sizeof(json), TPL, tpl[i]);
+		cJSON *j = cJSON_Parse(json);
+		ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), -1);
+		ck_assert_str_eq(reason, "InvalidSpec");
+		ck_assert_ptr_nonnull(strstr(msg, field[i]));
+		cJSON_Delete(j);
+	}
+	snprintf(json, sizeof(json), TPL, "{\"metadata\":{\"labels\":{\"team\":\"a\"},"
+	    "\"annotations\":{\"example.com/note\":\"b\"}}}");
+	cJSON *j = cJSON_Parse(json);
+	ck_assert_int_eq(spec_msec_parse(j, &s, &reason, msg, sizeof(msg)), 0);
+	spec_msec_free(&s);
+	cJSON_Delete(j);
+}
+END_TEST
+
+/* Cleanup of a MonoSecret whose spec no longer parses: Retain only when
+ * it says so. */
+START_TEST(lenient_deletion_policy)
+{
+	cJSON *r = cJSON_Parse("{\"target\":{\"deletionPolicy\":\"Retain\"},"
+	    "\"refreshInterval\":\"bad\"}");
+	cJSON *d = cJSON_Parse("{\"target\":{\"deletionPolicy\":7}}");
+
+	ck_assert_int_eq(spec_deletion_policy(r), DELETE_RETAIN);
+	ck_assert_int_eq(spec_deletion_policy(d), DELETE_DELETE);
+	ck_assert_int_eq(spec_deletion_policy(NULL), DELETE_DELETE);
+	cJSON_Delete(r);
+	cJSON_Delete(d);
+}
+END_TEST
+
 START_TEST(store_spec_checks)
 {
 	const char *reason;
@@ -200,6 +249,8 @@ Suite *spec_suite(void)
 	tcase_add_test(tc, duplicate_keys_refused);
 	tcase_add_test(tc, service_account_token_refused);
 	tcase_add_test(tc, rollout_kinds_and_reserved_annotations);
+	tcase_add_test(tc, operator_marks_refused_in_template);
+	tcase_add_test(tc, lenient_deletion_policy);
 	tcase_add_test(tc, store_spec_checks);
 	suite_add_tcase(s, tc);
 	return s;
