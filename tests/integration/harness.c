@@ -404,6 +404,32 @@ void pamsim_clear_faults(struct pamsim *p)
 	    p->admin_port), 0);
 }
 
+int pamsim_requests(struct pamsim *p, const char *vault, int64_t *t_ms, int *status, int max)
+{
+	FILE *f = fopen(p->log, "r");
+	char line[1024], path[160];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "path=/api/v1/vaults/%s ", vault);
+	while (n < max && fgets(line, sizeof(line), f)) {
+		struct tm tm = { 0 };
+		int ms = 0, st = 0;
+		const char *sp;
+		if (strstr(line, path) == NULL || (sp = strstr(line, " status=")) == NULL ||
+		    sscanf(line, "ts=%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7 || sscanf(sp, " status=%d", &st) != 1)
+			continue;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		t_ms[n] = (int64_t)timegm(&tm) * 1000 + ms;
+		status[n++] = st;
+	}
+	fclose(f);
+	return n;
+}
+
 long wait_count(struct pamsim *p, const char *vault, long n, int timeout_ms)
 {
 	int64_t t0 = now_ms();

@@ -85,6 +85,11 @@ void pamsim_put_vaults(struct pamsim *p, const char *vault_json);
 long pamsim_count(struct pamsim *p, const char *vault);
 void pamsim_fault(struct pamsim *p, const char *json);
 void pamsim_clear_faults(struct pamsim *p);
+/* pamsim_requests - from pamsim's own log: the time (ms since the epoch,
+ * as pamsim stamped it) and HTTP status of each request for vault, in
+ * order; returns how many (at most max). Server-side times make gaps
+ * exact, where polling from the test would add its own lag. */
+int pamsim_requests(struct pamsim *p, const char *vault, int64_t *t_ms, int *status, int max);
 /* wait_count - until pamsim_count(vault) >= n; returns the count. */
 long wait_count(struct pamsim *p, const char *vault, long n, int timeout_ms);
 

@@ -336,6 +336,13 @@ START_TEST(refresh_interval_forms)
 	    (long long)took);
 	ck_assert_int_le(c1 - c0, took / 300 + 1);
 	ck_assert_int_ge(c1 - c0, 4);
+	/* and by pamsim's own clock, no two requests closer than 300 ms */
+	int64_t t[256];
+	int st[256], n = pamsim_requests(&pam, fast, t, st, 256);
+	ck_assert_int_ge(n, 5);
+	for (int i = 1; i < n; i++)
+		ck_assert_msg(t[i] - t[i - 1] >= 299, "requests %d and %d only %lld ms apart",
+		    i - 1, i, (long long)(t[i] - t[i - 1]));
 	str_eq_free(jp(ns, "secret", "good-5", "{.metadata.resourceVersion}"), rv);
 	free(rv);
 	/* the long intervals were asked once */
