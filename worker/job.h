@@ -22,6 +22,7 @@
 #define ANN_DATA_HASH      "pam.monofor.com/data-hash"
 #define ANN_MANAGED_KEYS   "pam.monofor.com/managed-keys"
 #define ANN_OWNER          "pam.monofor.com/monosecret"
+#define ANN_MANAGED_META   "pam.monofor.com/managed-metadata"
 #define ANN_RESTARTED_AT   "pam.monofor.com/restartedAt"
 /* On the Secret: the data hash whose workload restarts are still owed. */
 #define ANN_ROLLOUT_PENDING "pam.monofor.com/rollout-pending"
@@ -66,6 +67,14 @@ int job_cleanup(struct job_ctx *c);              /* deletion policy */
 /* Ownership of a target Secret (job_target.c). */
 bool job_owned_by(const cJSON *obj, const char *uid);
 bool job_drop_owner_ref(cJSON *md, const char *uid);
+/* job_set_str - map[k] = v; sets *changed when it was different. */
+void job_set_str(cJSON *map, const char *k, const char *v, bool *changed);
+
+/* Template labels/annotations on a shared Secret (job_template.c):
+ * apply them, and remove those we set that the template dropped; or,
+ * on cleanup, remove all we set. */
+void job_template_shared(struct job_ctx *c, cJSON *labels, cJSON *ann, bool *changed);
+void job_template_drop(cJSON *md);
 
 /* Entry points used by the main loop. */
 void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,

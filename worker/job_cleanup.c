@@ -42,6 +42,7 @@ static void drop_our_marks(cJSON *md, const char *uid)
 	cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_MANAGED_KEYS);
 	cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_DATA_HASH);
 	cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_ROLLOUT_PENDING);
+	cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_MANAGED_META);
 	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(md, "labels"),
 	    LABEL_MANAGED_BY);
 	job_drop_owner_ref(md, uid);
@@ -99,6 +100,7 @@ static long apply_policy(struct job_ctx *c, const char *path, cJSON *obj)
 		c->res->secret_op = SECOP_DELETED;
 		return delete_obj(c, path, md);
 	}
+	job_template_drop(md);
 	drop_our_marks(md, c->job->uid);
 	c->res->secret_op = SECOP_UPDATED;
 	return put_obj(c, path, obj);

@@ -34,8 +34,7 @@ static cJSON *obj_map(cJSON *parent, const char *name)
 	return m;
 }
 
-/* set_str - map[k] = v; marks *changed when it was different. */
-static void set_str(cJSON *map, const char *k, const char *v, bool *changed)
+void job_set_str(cJSON *map, const char *k, const char *v, bool *changed)
 {
 	cJSON *cur = cJSON_GetObjectItemCaseSensitive(map, k);
 
@@ -62,15 +61,7 @@ static void set_exact(cJSON *map, const cJSON *want, const char *const *extra, b
 		}
 	}
 	cJSON_ArrayForEach(it, want)
-		set_str(map, it->string, it->valuestring, changed);
-}
-
-static void set_all(cJSON *map, const cJSON *want, bool *changed)
-{
-	const cJSON *it;
-
-	cJSON_ArrayForEach(it, want)
-		set_str(map, it->string, it->valuestring, changed);
+		job_set_str(map, it->string, it->valuestring, changed);
 }
 
 /* job_owned_by - true when obj has a controller ownerReference with uid. */
@@ -163,7 +154,7 @@ static int apply_data(struct job_ctx *c, cJSON *obj, const char *prev_keys, bool
 		if (dm_b64(&c->data.e[i].val, &b64) != 0)
 			return -1;
 		secret_open(&b64);
-		set_str(data, c->data.e[i].key, (const char *)b64.buf, changed);
+		job_set_str(data, c->data.e[i].key, (const char *)b64.buf, changed);
 		secret_close(&b64);
 		secret_free(&b64);
 	}
@@ -195,7 +186,7 @@ static void mark_pending(struct job_ctx *c, cJSON *ann, const char *prev_pending
 		prev_pending = c->hash;
 	c->rollout_for[0] = '\0';
 	if (is_hash(prev_pending)) {
-		set_str(ann, ANN_ROLLOUT_PENDING, prev_pending, changed);
+		job_set_str(ann, ANN_ROLLOUT_PENDING, prev_pending, changed);
 		snprintf(c->rollout_for, sizeof(c->rollout_for), "%s", prev_pending);
 	} else if (cJSON_GetObjectItemCaseSensitive(ann, ANN_ROLLOUT_PENDING)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(ann, ANN_ROLLOUT_PENDING);
@@ -230,18 +221,17 @@ static int desired(struct job_ctx *c, cJSON *obj, bool *changed)
 		if (!job_owned_by(obj, c->job->uid))
 			add_owner_ref(md, c->job, changed);
 	} else {
-		set_all(labels, c->spec.labels, changed);
-		set_all(ann, c->spec.annotations, changed);
+		job_template_shared(c, labels, ann, changed);
 		/* Not ours alone: garbage collection must not take it with us
 		 * (an ownerReference left from an earlier Owner policy). */
 		if (job_drop_owner_ref(md, c->job->uid))
 			*changed = true;
 	}
-	set_str(labels, LABEL_MANAGED_BY, MANAGED_BY_VALUE, changed);
-	set_str(ann, ANN_DATA_HASH, c->hash, changed);
-	set_str(ann, ANN_OWNER, c->job->name, changed);
+	job_set_str(labels, LABEL_MANAGED_BY, MANAGED_BY_VALUE, changed);
+	job_set_str(ann, ANN_DATA_HASH, c->hash, changed);
+	job_set_str(ann, ANN_OWNER, c->job->name, changed);
 	managed_keys(&c->data, keys, sizeof(keys));
-	set_str(ann, ANN_MANAGED_KEYS, keys, changed);
+	job_set_str(ann, ANN_MANAGED_KEYS, keys, changed);
 	rc = apply_data(c, obj, prev_keys, &data_changed);
 	free(prev_keys);
 	*changed = *changed || data_changed;

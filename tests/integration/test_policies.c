@@ -177,6 +177,17 @@ START_TEST(merge_keeps_other_writers)
 	    "app.kubernetes.io/managed-by=pam-operator,owner=else");
 	free(rv);
 
+	/* template labels we set are ours to remove when the template drops them */
+	ck_assert_int_eq(sh("kubectl -n %s patch msec merge --type=merge -p '{\"spec\":{\"target\":"
+	    "{\"template\":{\"metadata\":{\"labels\":{\"tpl\":\"one\"}}}}}}' >/dev/null", ns), 0);
+	wait_kq(ns, "secret", "shared", LABELS,
+	    "app.kubernetes.io/managed-by=pam-operator,owner=else,tpl=one", 8000);
+	ck_assert_int_eq(sh("kubectl -n %s patch msec merge --type=merge -p '{\"spec\":{\"target\":"
+	    "{\"template\":null}}}' >/dev/null", ns), 0);
+	wait_kq(ns, "secret", "shared", LABELS,
+	    "app.kubernetes.io/managed-by=pam-operator,owner=else", 8000);
+	str_eq_free(secret_keys(ns, "shared"), "other,ours");
+
 	/* absent: created, holding only our key */
 	wait_ready(ns, "msec", "merge-fresh", "True/Synced", 8000);
 	str_eq_free(secret_keys(ns, "fresh"), "ours");
@@ -244,6 +255,10 @@ START_TEST(deletion_policy_delete)
 	synced(ns, "d-none", "d-none", "None", "Delete");
 	str_eq_free(jp(ns, "msec", "d-owner", "{.metadata.finalizers}"),
 	    "[\"pam.monofor.com/finalizer\"]");
+	/* a template label on the shared Secret is ours too, and goes with us */
+	ck_assert_int_eq(sh("kubectl -n %s patch msec d-merge --type=merge -p '{\"spec\":{\"target\":"
+	    "{\"template\":{\"metadata\":{\"labels\":{\"tpl\":\"x\"}}}}}}' >/dev/null", ns), 0);
+	wait_jp(ns, "secret", "d-merge", "{.metadata.labels.tpl}", "x", 8000);
 
 	delete_msec(ns, "d-owner");
 	delete_msec(ns, "d-merge");
