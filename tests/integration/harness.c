@@ -153,24 +153,32 @@ char *kq_obj(const char *ns, const char *kind, const char *name, const char *exp
 	return kq(args, expr);
 }
 
-int64_t wait_kq(const char *ns, const char *kind, const char *name, const char *expr,
-    const char *want, int timeout_ms)
+/* wait_for - poll get (jp or kq_obj) until it returns want. */
+static int64_t wait_for(char *(*get)(const char *, const char *, const char *, const char *),
+    const char *ns, const char *kind, const char *name, const char *what, const char *want,
+    int timeout_ms)
 {
 	int64_t t0 = now_ms();
 	char *got = NULL;
 
 	for (;;) {
 		free(got);
-		got = kq_obj(ns, kind, name, expr);
+		got = get(ns, kind, name, what);
 		if (strcmp(got, want) == 0)
 			break;
 		if (now_ms() - t0 > timeout_ms)
 			ck_abort_msg("%s %s/%s %s: wanted \"%s\", still \"%s\" after %d ms", kind,
-			    ns, name, expr, want, got, timeout_ms);
+			    ns, name, what, want, got, timeout_ms);
 		sleep_ms(50);
 	}
 	free(got);
 	return now_ms() - t0;
+}
+
+int64_t wait_kq(const char *ns, const char *kind, const char *name, const char *expr,
+    const char *want, int timeout_ms)
+{
+	return wait_for(kq_obj, ns, kind, name, expr, want, timeout_ms);
 }
 
 char *secret_b64(const char *ns, const char *name, const char *key)
@@ -206,21 +214,7 @@ int msec_apply(const char *ns, const char *name, const char *spec_yaml)
 int64_t wait_jp(const char *ns, const char *kind, const char *name, const char *path,
     const char *want, int timeout_ms)
 {
-	int64_t t0 = now_ms();
-	char *got = NULL;
-
-	for (;;) {
-		free(got);
-		got = jp(ns, kind, name, path);
-		if (strcmp(got, want) == 0)
-			break;
-		if (now_ms() - t0 > timeout_ms)
-			ck_abort_msg("%s %s/%s %s: wanted \"%s\", still \"%s\" after %d ms", kind, ns,
-			    name, path, want, got, timeout_ms);
-		sleep_ms(50);
-	}
-	free(got);
-	return now_ms() - t0;
+	return wait_for(jp, ns, kind, name, path, want, timeout_ms);
 }
 
 char *ready_of(const char *ns, const char *kind, const char *name)
@@ -286,6 +280,26 @@ char *ns_new(const char *prefix)
 void ns_delete(const char *ns)
 {
 	sh("kubectl delete namespace %s --wait=false >/dev/null 2>&1", ns);
+}
+
+void ns_done(char *ns)
+{
+	ns_delete(ns);
+	free(ns);
+}
+
+char *ns_with_store(const char *prefix, struct pamsim *p, const char *key)
+{
+	char *ns = ns_new(prefix);
+
+	store_setup(ns, p, key);
+	return ns;
+}
+
+void assert_str_free(char *got, const char *want)
+{
+	ck_assert_str_eq(got, want);
+	free(got);
 }
 
 int free_port(void)

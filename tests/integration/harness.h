@@ -30,6 +30,12 @@ char *secret_value(const char *ns, const char *name, const char *key);
 char *kq(const char *get_args, const char *expr);
 /* kq_obj - kq on one object: kind name -n ns. */
 char *kq_obj(const char *ns, const char *kind, const char *name, const char *expr);
+/* Expressions for kq: labels as "k=v,...", annotation keys, data keys. */
+#define KQ_LABELS "\",\".join(k+\"=\"+v for k,v in sorted(o[\"metadata\"].get(\"labels\",{}).items()))"
+#define KQ_ANN_KEYS "\",\".join(k for k in sorted(o[\"metadata\"].get(\"annotations\",{})))"
+#define KQ_RV "o[\"metadata\"][\"resourceVersion\"]"
+/* assert_str_free - got equals want; got is freed. */
+void assert_str_free(char *got, const char *want);
 /* wait_kq - until kq_obj(...) equals want, or fail after timeout_ms. */
 int64_t wait_kq(const char *ns, const char *kind, const char *name, const char *expr,
     const char *want, int timeout_ms);
@@ -66,6 +72,11 @@ void still_for(const char *ns, const char *kind, const char *name, const char *e
 /* ns_new - a fresh namespace with a unique name for one test. */
 char *ns_new(const char *prefix);
 void ns_delete(const char *ns);
+/* ns_done - ns_delete, then free the name. */
+void ns_done(char *ns);
+struct pamsim;
+/* ns_with_store - ns_new plus store_setup: a namespace with MonoStore "pam". */
+char *ns_with_store(const char *prefix, struct pamsim *p, const char *key);
 
 /* pamsim */
 struct pamsim {

@@ -78,20 +78,6 @@ static void teardown(void)
 	munmap(mgr, sizeof(*mgr));
 }
 
-static char *new_ns(const char *prefix)
-{
-	char *ns = ns_new(prefix);
-
-	store_setup(ns, &pam, KEY);
-	return ns;
-}
-
-static void str_eq_free(char *got, const char *want)
-{
-	ck_assert_str_eq(got, want);
-	free(got);
-}
-
 static void simple(const char *ns, const char *name, const char *vault, const char *refresh,
     const char *policy)
 {
@@ -109,7 +95,7 @@ static void simple(const char *ns, const char *name, const char *vault, const ch
 
 START_TEST(drift_is_repaired_within_seconds)
 {
-	char *ns = new_ns("b-drift");
+	char *ns = ns_with_store("b-drift", &pam, KEY);
 
 	simple(ns, "drift", V_DRIFT, "1h", "Owner");
 	wait_ready(ns, "msec", "drift", "True/Synced", 8000);
@@ -119,7 +105,7 @@ START_TEST(drift_is_repaired_within_seconds)
 	/* deleted: back within seconds (the values must come from PAM again) */
 	ck_assert_int_eq(sh("kubectl -n %s delete secret drift >/dev/null", ns), 0);
 	int64_t t_del = wait_kq(ns, "secret", "drift", KEYS, "v", 5000);
-	str_eq_free(secret_value(ns, "drift", "v"), VAL "0");
+	assert_str_free(secret_value(ns, "drift", "v"), VAL "0");
 	ck_assert_int_eq(pamsim_count(&pam, V_DRIFT), n + 1);
 
 	/* one of our keys edited: put back within seconds */
@@ -138,7 +124,7 @@ START_TEST(drift_is_repaired_within_seconds)
 	    (long long)t_del, (long long)(now_ms() - t0));
 	ck_assert_int_eq(pamsim_count(&pam, V_DRIFT), n + 2);
 	wait_ready(ns, "msec", "drift", "True/Synced", 3000);
-	str_eq_free(ready_field(ns, "msec", "drift", "lastTransitionTime"), ltt);
+	assert_str_free(ready_field(ns, "msec", "drift", "lastTransitionTime"), ltt);
 	free(ltt);
 
 	/* Merge: another writer's key edited is left alone, no write, no PAM */
@@ -152,12 +138,11 @@ START_TEST(drift_is_repaired_within_seconds)
 	    "'{\"data\":{\"other\":\"eQ==\"}}' >/dev/null", ns), 0);
 	char *rv = jp(ns, "secret", "dmerge", RV);
 	still_for(ns, "secret", "dmerge", "o[\"metadata\"][\"resourceVersion\"]", rv, 2000);
-	str_eq_free(secret_value(ns, "dmerge", "other"), "y");
-	str_eq_free(secret_value(ns, "dmerge", "v"), VAL "1");
+	assert_str_free(secret_value(ns, "dmerge", "other"), "y");
+	assert_str_free(secret_value(ns, "dmerge", "v"), VAL "1");
 	ck_assert_int_eq(pamsim_count(&pam, V_DMERGE), n);
 	free(rv);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
@@ -167,7 +152,7 @@ END_TEST
 
 START_TEST(unchanged_data_writes_nothing)
 {
-	char *ns = new_ns("b-quiet");
+	char *ns = ns_with_store("b-quiet", &pam, KEY);
 
 	ck_assert_int_eq(msec_apply(ns, "quiet", "  target:\n    name: quiet\n    template:\n"
 	    "      metadata: {labels: {team: q}, annotations: {note: q}}\n"
@@ -184,17 +169,16 @@ START_TEST(unchanged_data_writes_nothing)
 	long c0 = pamsim_count(&pam, V_QUIET);
 	long c1 = wait_count(&pam, V_QUIET, c0 + 3, 6000);
 	sleep_ms(300);
-	str_eq_free(jp(ns, "secret", "quiet", RV), rv);
-	str_eq_free(kq_obj(ns, "msec", "quiet", READY_ALL), ready);
-	str_eq_free(jp(ns, "msec", "quiet", "{.status.secretDataHash}"), hash);
+	assert_str_free(jp(ns, "secret", "quiet", RV), rv);
+	assert_str_free(kq_obj(ns, "msec", "quiet", READY_ALL), ready);
+	assert_str_free(jp(ns, "msec", "quiet", "{.status.secretDataHash}"), hash);
 	char *rt2 = jp(ns, "msec", "quiet", "{.status.refreshTime}");
 	ck_assert_msg(strcmp(rt2, rt) > 0, "refreshTime did not move (%s, %s)", rt, rt2);
 	ck_assert_int_le(c1 - c0, (now_ms() - t0) / 1000 + 1);
-	str_eq_free(events_of(ns, "quiet"), "Normal/Created");
+	assert_str_free(events_of(ns, "quiet"), "Normal/Created");
 	fprintf(stderr, "3 refreshes, Secret resourceVersion %s unchanged; Ready %s\n", rv, ready);
 	free(rv); free(ready); free(hash); free(rt); free(rt2);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
@@ -220,7 +204,7 @@ static char *with_vault(const char *fault, const char *vault)
 
 START_TEST(pam_failures_keep_the_last_good_secret)
 {
-	char *ns = new_ns("b-fail");
+	char *ns = ns_with_store("b-fail", &pam, KEY);
 	char *rv[NFAIL], name[16], vault[64];
 	static const char *const no_value[] = { NULL };
 
@@ -245,16 +229,16 @@ START_TEST(pam_failures_keep_the_last_good_secret)
 		msg = ready_field(ns, "msec", name, "message");
 		ck_assert_msg(strstr(msg, VAL) == NULL, "a value in the message: %s", msg);
 		free(msg);
-		str_eq_free(jp(ns, "secret", name, RV), rv[i]);
+		assert_str_free(jp(ns, "secret", name, RV), rv[i]);
 		snprintf(want, sizeof(want), VAL "%d", 6 + i);
-		str_eq_free(secret_value(ns, name, "v"), want);
+		assert_str_free(secret_value(ns, name, "v"), want);
 	}
 	pamsim_clear_faults(&pam);
 	for (int i = 0; i < NFAIL; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		wait_ready(ns, "msec", name, "True/Synced", 12000);
 		/* recovered with the same data: still not rewritten */
-		str_eq_free(jp(ns, "secret", name, RV), rv[i]);
+		assert_str_free(jp(ns, "secret", name, RV), rv[i]);
 		free(rv[i]);
 	}
 
@@ -269,13 +253,11 @@ START_TEST(pam_failures_keep_the_last_good_secret)
 	char *urv = jp(ns2, "secret", "unreach", RV);
 	pamsim_stop(&own);
 	expect_failure(ns2, "msec", "unreach", "PAMUnreachable", no_value, 8000);
-	str_eq_free(jp(ns2, "secret", "unreach", RV), urv);
-	str_eq_free(secret_value(ns2, "unreach", "v"), VAL "u");
+	assert_str_free(jp(ns2, "secret", "unreach", RV), urv);
+	assert_str_free(secret_value(ns2, "unreach", "v"), VAL "u");
 	free(urv);
-	ns_delete(ns2);
-	free(ns2);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns2);
+	ns_done(ns);
 }
 END_TEST
 
@@ -294,7 +276,7 @@ static int times_of(const char *vault, int status, int64_t *out, int max)
 
 START_TEST(failures_back_off_and_honour_retry_after)
 {
-	char *ns = new_ns("b-backoff");
+	char *ns = ns_with_store("b-backoff", &pam, KEY);
 	int64_t t[64], ra[64];
 	int st[64];
 
@@ -337,18 +319,17 @@ START_TEST(failures_back_off_and_honour_retry_after)
 		ck_assert_int_le(t[k] - t[k - 1], want + 1000);
 	}
 	/* one Warning for many failures; the transition time did not move */
-	str_eq_free(events_of(ns, "backoff"), "Normal/Created,Warning/PAMServerError");
-	str_eq_free(ready_field(ns, "msec", "backoff", "lastTransitionTime"), ltt);
+	assert_str_free(events_of(ns, "backoff"), "Normal/Created,Warning/PAMServerError");
+	assert_str_free(ready_field(ns, "msec", "backoff", "lastTransitionTime"), ltt);
 	free(ltt);
 	pamsim_clear_faults(&pam);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(conditions_follow_api_conventions)
 {
-	char *ns = new_ns("b-cond");
+	char *ns = ns_with_store("b-cond", &pam, KEY);
 	regex_t camel, ts;
 
 	ck_assert_int_eq(regcomp(&camel, "^[A-Z][A-Za-z0-9]*$", REG_EXTENDED | REG_NOSUB), 0);
@@ -358,14 +339,14 @@ START_TEST(conditions_follow_api_conventions)
 	wait_ready(ns, "msec", "cond", "True/Synced", 8000);
 	char *l1 = ready_field(ns, "msec", "cond", "lastTransitionTime");
 	ck_assert_int_eq(regexec(&ts, l1, 0, NULL, 0), 0);
-	str_eq_free(ready_field(ns, "msec", "cond", "observedGeneration"), "1");
+	assert_str_free(ready_field(ns, "msec", "cond", "observedGeneration"), "1");
 
 	/* a new generation, still True: observedGeneration moves, the time does not */
 	ck_assert_int_eq(sh("kubectl -n %s patch msec cond --type=merge -p '{\"spec\":{\"target\":"
 	    "{\"template\":{\"metadata\":{\"labels\":{\"g\":\"2\"}}}}}}' >/dev/null", ns), 0);
 	wait_jp(ns, "msec", "cond", "{.status.conditions[?(@.type==\"Ready\")].observedGeneration}",
 	    "2", 8000);
-	str_eq_free(ready_field(ns, "msec", "cond", "lastTransitionTime"), l1);
+	assert_str_free(ready_field(ns, "msec", "cond", "lastTransitionTime"), l1);
 
 	/* True -> False: a new time; False with another reason: the same time */
 	sleep_ms(1100);
@@ -377,8 +358,8 @@ START_TEST(conditions_follow_api_conventions)
 	pamsim_clear_faults(&pam);
 	pamsim_fault(&pam, "{\"status\":404,\"vault\":\"" V_COND "\"}");
 	wait_ready(ns, "msec", "cond", "False/VaultNotFound", 8000);
-	str_eq_free(ready_field(ns, "msec", "cond", "lastTransitionTime"), l2);
-	str_eq_free(ready_field(ns, "msec", "cond", "observedGeneration"), "2");
+	assert_str_free(ready_field(ns, "msec", "cond", "lastTransitionTime"), l2);
+	assert_str_free(ready_field(ns, "msec", "cond", "observedGeneration"), "2");
 	pamsim_clear_faults(&pam);
 	sleep_ms(1100);
 	wait_ready(ns, "msec", "cond", "True/Synced", 12000);
@@ -395,14 +376,13 @@ START_TEST(conditions_follow_api_conventions)
 	regfree(&camel);
 	regfree(&ts);
 	free(l1); free(l2); free(l3);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(events_say_what_happened_without_flooding)
 {
-	char *ns = new_ns("b-events");
+	char *ns = ns_with_store("b-events", &pam, KEY);
 	char *v2 = vaults(VAL "ev2"), *v3 = vaults(VAL "ev3"), *v1 = vaults(VAL "ev1");
 
 	simple(ns, "ev", V_EV, "1s", "Owner");
@@ -420,7 +400,7 @@ START_TEST(events_say_what_happened_without_flooding)
 	    VAL "ev3", 5000);
 	pamsim_put_vaults(&pam, v1);
 	/* a second update within ten minutes adds no Event */
-	str_eq_free(events_of(ns, "ev"), "Normal/Created,Normal/Updated,Warning/PAMServerError");
+	assert_str_free(events_of(ns, "ev"), "Normal/Created,Normal/Updated,Warning/PAMServerError");
 	ck_assert_int_eq(sh("kubectl -n %s delete msec ev --timeout=20s >/dev/null", ns), 0);
 	wait_kq(ns, "secret", "ev", "o", "<absent>", 5000);
 	int64_t t0 = now_ms();
@@ -433,14 +413,13 @@ START_TEST(events_say_what_happened_without_flooding)
 	}
 	free(evs);
 	free(v1); free(v2); free(v3);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(operator_restart_asks_pam_nothing)
 {
-	char *ns = new_ns("b-restart");
+	char *ns = ns_with_store("b-restart", &pam, KEY);
 
 	simple(ns, "steady", V_STEADY, "1h", "Owner");
 	simple(ns, "zero", V_ZERO, "0", "Owner");
@@ -460,9 +439,9 @@ START_TEST(operator_restart_asks_pam_nothing)
 	sleep_ms(2500);
 	ck_assert_int_eq(pamsim_count(&pam, V_STEADY), n);
 	ck_assert_int_eq(pamsim_count(&pam, V_ZERO), n0);
-	str_eq_free(jp(ns, "secret", "steady", RV), rv);
-	str_eq_free(jp(ns, "secret", "zero", RV), rv0);
-	str_eq_free(kq_obj(ns, "msec", "steady", READY_ALL), ready);
+	assert_str_free(jp(ns, "secret", "steady", RV), rv);
+	assert_str_free(jp(ns, "secret", "zero", RV), rv0);
+	assert_str_free(kq_obj(ns, "msec", "steady", READY_ALL), ready);
 
 	/* and it is awake: an edited key is put back */
 	ck_assert_int_eq(sh("kubectl -n %s patch secret zero --type=merge -p "
@@ -471,8 +450,7 @@ START_TEST(operator_restart_asks_pam_nothing)
 	    "__import__(\"base64\").b64decode(o[\"data\"][\"v\"]).decode()", VAL "14", 5000);
 	ck_assert_int_eq(pamsim_count(&pam, V_ZERO), n0 + 1);
 	free(rv); free(rv0); free(ready);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 

@@ -106,14 +106,6 @@ static void teardown(void)
 	assert_file_lacks(pam.log, secrets);
 }
 
-static char *new_ns(const char *prefix)
-{
-	char *ns = ns_new(prefix);
-
-	store_setup(ns, &pam, KEY);
-	return ns;
-}
-
 /* value_eq - .data[key] decodes to exactly the len bytes of want. */
 static void value_eq(const char *ns, const char *secret, const char *key, const char *want,
     size_t len)
@@ -127,15 +119,9 @@ static void value_eq(const char *ns, const char *secret, const char *key, const 
 }
 #define VALUE_EQ(ns, s, k, lit) value_eq(ns, s, k, lit, sizeof(lit) - 1)
 
-static void str_eq_free(char *got, const char *want)
-{
-	ck_assert_str_eq(got, want);
-	free(got);
-}
-
 START_TEST(extract_gives_every_property_and_data_wins)
 {
-	char *ns = new_ns("f-extract");
+	char *ns = ns_with_store("f-extract", &pam, KEY);
 	static const char *const clash[] = { "spec.dataFrom[1].extract", "\"UserName\"", NULL };
 
 	ck_assert_int_eq(msec_apply(ns, "extract",
@@ -152,19 +138,18 @@ START_TEST(extract_gives_every_property_and_data_wins)
 
 	wait_ready(ns, "msec", "extract", "True/Synced", 8000);
 	/* no prefix; data[] Password (from the SecretText vault) beats the extract */
-	str_eq_free(secret_keys(ns, "extract"), "Domain,Password,UserName");
+	assert_str_free(secret_keys(ns, "extract"), "Domain,Password,UserName");
 	VALUE_EQ(ns, "extract", "UserName", "fq-duser");
 	VALUE_EQ(ns, "extract", "Domain", "CORP");
 	VALUE_EQ(ns, "extract", "Password", TEXT);
 
 	wait_ready(ns, "msec", "one-prop", "True/Synced", 8000);
-	str_eq_free(secret_keys(ns, "one-prop"), "Domain");
+	assert_str_free(secret_keys(ns, "one-prop"), "Domain");
 	VALUE_EQ(ns, "one-prop", "Domain", "CORP");
 
 	expect_failure(ns, "msec", "two-extracts", "DuplicateKey", clash, 8000);
-	str_eq_free(kq_obj(ns, "secret", "two-extracts", "o"), "<absent>");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(kq_obj(ns, "secret", "two-extracts", "o"), "<absent>");
+	ns_done(ns);
 }
 END_TEST
 
@@ -181,7 +166,7 @@ static char *totp_codes(const char *seed, time_t t0, time_t t1)
 
 START_TEST(every_vault_type_and_property)
 {
-	char *ns = new_ns("f-types");
+	char *ns = ns_with_store("f-types", &pam, KEY);
 	static const char *const need[] = { "spec.data[0].remoteRef.property",
 	    "UserNamePassword", NULL };
 	static const char *const unk[] = { "\"Password\"", "vault type SecretText", NULL };
@@ -215,7 +200,7 @@ START_TEST(every_vault_type_and_property)
 
 	wait_ready(ns, "msec", "all-types", "True/Synced", 8000);
 	time_t t1 = time(NULL);
-	str_eq_free(secret_keys(ns, "all-types"), "otp,otp-implicit,pki-key,pki-pass,pki-user,"
+	assert_str_free(secret_keys(ns, "all-types"), "otp,otp-implicit,pki-key,pki-pass,pki-user,"
 	    "text,text-implicit,up-pass,up-user,upd-domain,upd-pass,upd-user");
 	VALUE_EQ(ns, "all-types", "text", TEXT);
 	VALUE_EQ(ns, "all-types", "text-implicit", TEXT);
@@ -246,15 +231,14 @@ START_TEST(every_vault_type_and_property)
 	expect_failure(ns, "msec", "need-prop", "PropertyRequired", need, 8000);
 	expect_failure(ns, "msec", "unknown-prop", "UnknownProperty", unk, 8000);
 	expect_failure(ns, "msec", "unknown-otp", "UnknownProperty", unk_otp, 8000);
-	str_eq_free(kq_obj(ns, "secret", "unknown-prop", "o"), "<absent>");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(kq_obj(ns, "secret", "unknown-prop", "o"), "<absent>");
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(values_are_byte_exact)
 {
-	char *ns = new_ns("f-bytes");
+	char *ns = ns_with_store("f-bytes", &pam, KEY);
 
 	ck_assert_int_eq(msec_apply(ns, "exact", "  target: {name: exact}\n  data:\n"
 	    "  - {secretKey: pem, remoteRef: {vaultID: \"" V_PKI "\", property: PrivateKey}}\n"
@@ -265,17 +249,16 @@ START_TEST(values_are_byte_exact)
 	ck_assert_int_eq(msec_apply(ns, "exact-from", "  target: {name: exact-from}\n"
 	    "  dataFrom:\n  - extract: {vaultID: \"" V_EMPTY "\"}\n"), 0);
 	wait_ready(ns, "msec", "exact", "True/Synced", 8000);
-	str_eq_free(secret_keys(ns, "exact"), "controls,empty,escaped,pem,utf8");
+	assert_str_free(secret_keys(ns, "exact"), "controls,empty,escaped,pem,utf8");
 	VALUE_EQ(ns, "exact", "pem", PEM);
 	VALUE_EQ(ns, "exact", "utf8", UTF8);
 	VALUE_EQ(ns, "exact", "escaped", ESC);
 	VALUE_EQ(ns, "exact", "controls", CTL);
 	VALUE_EQ(ns, "exact", "empty", "");
 	wait_ready(ns, "msec", "exact-from", "True/Synced", 8000);
-	str_eq_free(secret_keys(ns, "exact-from"), "SecretText");
+	assert_str_free(secret_keys(ns, "exact-from"), "SecretText");
 	VALUE_EQ(ns, "exact-from", "SecretText", "");
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
@@ -287,7 +270,7 @@ static const char *const bad_forms[] = { "abc", "-5m", "5", "1d", "1h-", NULL };
 
 START_TEST(refresh_interval_forms)
 {
-	char *ns = new_ns("f-refresh");
+	char *ns = ns_with_store("f-refresh", &pam, KEY);
 	char name[32], spec[512], want[64];
 
 	for (size_t i = 0; i < sizeof(good_forms) / sizeof(good_forms[0]); i++) {
@@ -310,17 +293,17 @@ START_TEST(refresh_interval_forms)
 	for (size_t i = 0; i < sizeof(good_forms) / sizeof(good_forms[0]); i++) {
 		snprintf(name, sizeof(name), "good-%zu", i);
 		wait_ready(ns, "msec", name, "True/Synced", 8000);
-		str_eq_free(jp(ns, "msec", name, "{.spec.refreshInterval}"), good_forms[i].form);
+		assert_str_free(jp(ns, "msec", name, "{.spec.refreshInterval}"), good_forms[i].form);
 	}
 	wait_ready(ns, "msec", "omitted", "True/Synced", 8000);
-	str_eq_free(jp(ns, "msec", "omitted", "{.spec.refreshInterval}"), "1h");
+	assert_str_free(jp(ns, "msec", "omitted", "{.spec.refreshInterval}"), "1h");
 	for (size_t i = 0; bad_forms[i]; i++) {
 		const char *needles[] = { "spec.refreshInterval", want, NULL };
 		snprintf(name, sizeof(name), "bad-%zu", i);
 		snprintf(want, sizeof(want), "\"%s\"", bad_forms[i]);
 		expect_failure(ns, "msec", name, "InvalidRefreshInterval", needles, 8000);
-		str_eq_free(jp(ns, "msec", name, "{.spec.refreshInterval}"), bad_forms[i]);
-		str_eq_free(kq_obj(ns, "secret", name, "o"), "<absent>");
+		assert_str_free(jp(ns, "msec", name, "{.spec.refreshInterval}"), bad_forms[i]);
+		assert_str_free(kq_obj(ns, "secret", name, "o"), "<absent>");
 	}
 	ck_assert_int_eq(pamsim_count(&pam, V_R("7")), 0);
 
@@ -343,20 +326,19 @@ START_TEST(refresh_interval_forms)
 	for (int i = 1; i < n; i++)
 		ck_assert_msg(t[i] - t[i - 1] >= 299, "requests %d and %d only %lld ms apart",
 		    i - 1, i, (long long)(t[i] - t[i - 1]));
-	str_eq_free(jp(ns, "secret", "good-5", "{.metadata.resourceVersion}"), rv);
+	assert_str_free(jp(ns, "secret", "good-5", "{.metadata.resourceVersion}"), rv);
 	free(rv);
 	/* the long intervals were asked once */
 	for (size_t i = 0; i < 5; i++)
 		ck_assert_int_eq(pamsim_count(&pam, good_forms[i].vault), 1);
 	ck_assert_int_eq(pamsim_count(&pam, V_R("6")), 1);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(refresh_zero_syncs_once_per_generation)
 {
-	char *ns = new_ns("f-once");
+	char *ns = ns_with_store("f-once", &pam, KEY);
 	long n0 = pamsim_count(&pam, V_ONCE);
 
 	ck_assert_int_eq(msec_apply(ns, "once", "  target: {name: once}\n  refreshInterval: \"0\"\n"
@@ -378,14 +360,13 @@ START_TEST(refresh_zero_syncs_once_per_generation)
 	VALUE_EQ(ns, "once", "v", "once-Fq2");
 	sleep_ms(1500);
 	ck_assert_int_eq(pamsim_count(&pam, V_ONCE), n0 + 3);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(secret_keys_are_checked)
 {
-	char *ns = new_ns("f-keys");
+	char *ns = ns_with_store("f-keys", &pam, KEY);
 	char spec[1024], k253[254], k254[255];
 	static const char *const slash[] = { "spec.data[0].secretKey", "\"bad/key\"", NULL };
 	static const char *const long_[] = { "spec.data[0].secretKey", "at most 253", NULL };
@@ -412,19 +393,17 @@ START_TEST(secret_keys_are_checked)
 	expect_failure(ns, "msec", "dup-key", "InvalidSpec", dup, 8000);
 	wait_ready(ns, "msec", "good-keys", "True/Synced", 8000);
 	snprintf(spec, sizeof(spec), "a-b_c.D9,%s", k253);
-	str_eq_free(secret_keys(ns, "good-keys"), spec);
+	assert_str_free(secret_keys(ns, "good-keys"), spec);
 	value_eq(ns, "good-keys", k253, TEXT, strlen(TEXT));
 	const char *bad[] = { "bad-key", "long-key", "dup-key" };
 	for (int i = 0; i < 3; i++)
-		str_eq_free(kq_obj(ns, "secret", bad[i], "o"), "<absent>");
+		assert_str_free(kq_obj(ns, "secret", bad[i], "o"), "<absent>");
 	ck_assert_int_eq(pamsim_count(&pam, V_BADKEY), 0);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 #define OUR_ANN "pam.monofor.com/data-hash,pam.monofor.com/managed-keys,pam.monofor.com/monosecret"
-#define LABELS "\",\".join(k+\"=\"+v for k,v in sorted(o[\"metadata\"].get(\"labels\",{}).items()))"
 #define USER_ANN "\",\".join(k+\"=\"+v for k,v in sorted(o[\"metadata\"].get(\"annotations\"," \
     "{}).items()) if not k.startswith(\"pam.monofor.com/\"))"
 #define OUR_ANN_KEYS "\",\".join(k for k in sorted(o[\"metadata\"].get(\"annotations\",{})) " \
@@ -432,7 +411,7 @@ END_TEST
 
 START_TEST(template_is_applied_kept_and_guarded)
 {
-	char *ns = new_ns("f-tpl");
+	char *ns = ns_with_store("f-tpl", &pam, KEY);
 	static const char *const sa_type[] = { "spec.target.template.type",
 	    "kubernetes.io/service-account-token", NULL };
 	static const char *const sa_ann[] = { "kubernetes.io/service-account.name", NULL };
@@ -450,11 +429,11 @@ START_TEST(template_is_applied_kept_and_guarded)
 	    "  data:\n  - {secretKey: v, remoteRef: {vaultID: \"" V_TPL "\"}}\n"), 0);
 
 	wait_ready(ns, "msec", "tpl", "True/Synced", 8000);
-	str_eq_free(kq_obj(ns, "secret", "tpl", LABELS),
+	assert_str_free(kq_obj(ns, "secret", "tpl", KQ_LABELS),
 	    "app.kubernetes.io/managed-by=pam-operator,team=a,tier=db");
-	str_eq_free(kq_obj(ns, "secret", "tpl", USER_ANN), "note=hello");
-	str_eq_free(kq_obj(ns, "secret", "tpl", OUR_ANN_KEYS), OUR_ANN);
-	str_eq_free(jp(ns, "secret", "tpl", "{.type}"), "example.com/custom");
+	assert_str_free(kq_obj(ns, "secret", "tpl", USER_ANN), "note=hello");
+	assert_str_free(kq_obj(ns, "secret", "tpl", OUR_ANN_KEYS), OUR_ANN);
+	assert_str_free(jp(ns, "secret", "tpl", "{.type}"), "example.com/custom");
 	VALUE_EQ(ns, "tpl", "v", "tpl-Fq2");
 
 	/* a changed template is applied, a changed type replaces the Secret */
@@ -462,9 +441,9 @@ START_TEST(template_is_applied_kept_and_guarded)
 	    "{\"template\":{\"type\":\"Opaque\",\"metadata\":{\"labels\":{\"team\":\"b\",\"tier\":null},"
 	    "\"annotations\":null}}}}}' >/dev/null", ns), 0);
 	wait_jp(ns, "secret", "tpl", "{.type}", "Opaque", 8000);
-	wait_kq(ns, "secret", "tpl", LABELS, "app.kubernetes.io/managed-by=pam-operator,team=b",
+	wait_kq(ns, "secret", "tpl", KQ_LABELS, "app.kubernetes.io/managed-by=pam-operator,team=b",
 	    5000);
-	str_eq_free(kq_obj(ns, "secret", "tpl", USER_ANN), "");
+	assert_str_free(kq_obj(ns, "secret", "tpl", USER_ANN), "");
 	VALUE_EQ(ns, "tpl", "v", "tpl-Fq2");
 
 	/* kept in sync: a label removed by hand is back within seconds, with no
@@ -473,17 +452,16 @@ START_TEST(template_is_applied_kept_and_guarded)
 	sleep_ms(500);
 	long n = pamsim_count(&pam, V_TPL);
 	ck_assert_int_eq(sh("kubectl -n %s label secret tpl team- >/dev/null", ns), 0);
-	int64_t took = wait_kq(ns, "secret", "tpl", LABELS,
+	int64_t took = wait_kq(ns, "secret", "tpl", KQ_LABELS,
 	    "app.kubernetes.io/managed-by=pam-operator,team=b", 5000);
 	fprintf(stderr, "template label restored in %lld ms\n", (long long)took);
 	ck_assert_int_eq(pamsim_count(&pam, V_TPL), n);
 
 	expect_failure(ns, "msec", "tpl-sa", "InvalidSpec", sa_type, 8000);
 	expect_failure(ns, "msec", "tpl-sa-ann", "InvalidSpec", sa_ann, 8000);
-	str_eq_free(kq_obj(ns, "secret", "tpl-sa", "o"), "<absent>");
-	str_eq_free(kq_obj(ns, "secret", "tpl-sa-ann", "o"), "<absent>");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(kq_obj(ns, "secret", "tpl-sa", "o"), "<absent>");
+	assert_str_free(kq_obj(ns, "secret", "tpl-sa-ann", "o"), "<absent>");
+	ns_done(ns);
 }
 END_TEST
 

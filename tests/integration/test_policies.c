@@ -51,20 +51,6 @@ static void teardown(void)
 	assert_file_lacks(pam.log, secrets);
 }
 
-static char *new_ns(const char *prefix)
-{
-	char *ns = ns_new(prefix);
-
-	store_setup(ns, &pam, KEY);
-	return ns;
-}
-
-static void str_eq_free(char *got, const char *want)
-{
-	ck_assert_str_eq(got, want);
-	free(got);
-}
-
 /* someone_elses - a Secret written by another party, before we come. */
 static void someone_elses(const char *ns, const char *name)
 {
@@ -84,8 +70,6 @@ static void spec_for(char *out, size_t n, const char *target, const char *policy
 	    deletion, vault);
 }
 
-#define LABELS "\",\".join(k+\"=\"+v for k,v in sorted(o[\"metadata\"].get(\"labels\",{}).items()))"
-#define ANNS "\",\".join(k for k in sorted(o[\"metadata\"].get(\"annotations\",{})))"
 #define OWNERS "\";\".join(\"%s/%s/%s/%s/%s\"%(r[\"apiVersion\"],r[\"kind\"],r[\"name\"]," \
     "r.get(\"controller\"),r.get(\"blockOwnerDeletion\")) for r in " \
     "o[\"metadata\"].get(\"ownerReferences\",[]))"
@@ -94,7 +78,7 @@ static void spec_for(char *out, size_t n, const char *target, const char *policy
 
 START_TEST(owner_creates_owns_and_prunes)
 {
-	char *ns = new_ns("p-owner");
+	char *ns = ns_with_store("p-owner", &pam, KEY);
 	char spec[512];
 	static const char *const conflict[] = { "taken", "not owned by this MonoSecret", NULL };
 
@@ -106,15 +90,15 @@ START_TEST(owner_creates_owns_and_prunes)
 	ck_assert_int_eq(msec_apply(ns, "owner-conflict", spec), 0);
 
 	wait_ready(ns, "msec", "owner", "True/Synced", 8000);
-	str_eq_free(secret_keys(ns, "owned"), "ours");
-	str_eq_free(secret_value(ns, "owned", "ours"), VAL("own"));
-	str_eq_free(kq_obj(ns, "secret", "owned", LABELS), "app.kubernetes.io/managed-by=pam-operator");
-	str_eq_free(kq_obj(ns, "secret", "owned", OWNERS),
+	assert_str_free(secret_keys(ns, "owned"), "ours");
+	assert_str_free(secret_value(ns, "owned", "ours"), VAL("own"));
+	assert_str_free(kq_obj(ns, "secret", "owned", KQ_LABELS), "app.kubernetes.io/managed-by=pam-operator");
+	assert_str_free(kq_obj(ns, "secret", "owned", OWNERS),
 	    "pam.monofor.com/v1alpha1/MonoSecret/owner/True/True");
 	char *uid = jp(ns, "msec", "owner", "{.metadata.uid}");
-	str_eq_free(kq_obj(ns, "secret", "owned", OWNER_UID), uid);
+	assert_str_free(kq_obj(ns, "secret", "owned", OWNER_UID), uid);
 	free(uid);
-	str_eq_free(jp(ns, "secret", "owned", "{.type}"), "Opaque");
+	assert_str_free(jp(ns, "secret", "owned", "{.type}"), "Opaque");
 
 	/* a key added by someone else is removed within seconds, without PAM */
 	sleep_ms(300);
@@ -126,19 +110,18 @@ START_TEST(owner_creates_owns_and_prunes)
 	/* a Secret that is not ours is not touched */
 	expect_failure(ns, "msec", "owner-conflict", "TargetSecretConflict", conflict, 8000);
 	sleep_ms(1500);
-	str_eq_free(jp(ns, "secret", "taken", RV), taken_rv);
-	str_eq_free(secret_keys(ns, "taken"), "other");
-	str_eq_free(kq_obj(ns, "secret", "taken", LABELS), "owner=someone");
-	str_eq_free(kq_obj(ns, "secret", "taken", OWNERS), "");
+	assert_str_free(jp(ns, "secret", "taken", RV), taken_rv);
+	assert_str_free(secret_keys(ns, "taken"), "other");
+	assert_str_free(kq_obj(ns, "secret", "taken", KQ_LABELS), "owner=someone");
+	assert_str_free(kq_obj(ns, "secret", "taken", OWNERS), "");
 	free(taken_rv);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(merge_keeps_other_writers)
 {
-	char *ns = new_ns("p-merge");
+	char *ns = ns_with_store("p-merge", &pam, KEY);
 	char spec[512];
 
 	someone_elses(ns, "shared");
@@ -148,20 +131,20 @@ START_TEST(merge_keeps_other_writers)
 	ck_assert_int_eq(msec_apply(ns, "merge-fresh", spec), 0);
 
 	wait_ready(ns, "msec", "merge", "True/Synced", 8000);
-	str_eq_free(secret_keys(ns, "shared"), "other,ours");
-	str_eq_free(secret_value(ns, "shared", "other"), "their-value");
-	str_eq_free(secret_value(ns, "shared", "ours"), VAL("merge"));
-	str_eq_free(kq_obj(ns, "secret", "shared", LABELS),
+	assert_str_free(secret_keys(ns, "shared"), "other,ours");
+	assert_str_free(secret_value(ns, "shared", "other"), "their-value");
+	assert_str_free(secret_value(ns, "shared", "ours"), VAL("merge"));
+	assert_str_free(kq_obj(ns, "secret", "shared", KQ_LABELS),
 	    "app.kubernetes.io/managed-by=pam-operator,owner=someone");
-	str_eq_free(kq_obj(ns, "secret", "shared", OWNERS), "");
-	str_eq_free(kq_obj(ns, "secret", "shared", ANNS), "pam.monofor.com/data-hash,"
+	assert_str_free(kq_obj(ns, "secret", "shared", OWNERS), "");
+	assert_str_free(kq_obj(ns, "secret", "shared", KQ_ANN_KEYS), "pam.monofor.com/data-hash,"
 	    "pam.monofor.com/managed-keys,pam.monofor.com/monosecret,theirs");
 
 	/* every refresh (1s) leaves it alone: no write */
 	char *rv = jp(ns, "secret", "shared", RV);
 	long n = pamsim_count(&pam, V_MERGE);
 	wait_count(&pam, V_MERGE, n + 3, 6000);
-	str_eq_free(jp(ns, "secret", "shared", RV), rv);
+	assert_str_free(jp(ns, "secret", "shared", RV), rv);
 	free(rv);
 
 	/* their edit of their key survives, and causes no write of ours */
@@ -171,35 +154,34 @@ START_TEST(merge_keeps_other_writers)
 	rv = jp(ns, "secret", "shared", RV);
 	n = pamsim_count(&pam, V_MERGE);
 	wait_count(&pam, V_MERGE, n + 2, 6000);
-	str_eq_free(jp(ns, "secret", "shared", RV), rv);
-	str_eq_free(secret_value(ns, "shared", "other"), "new");
-	str_eq_free(kq_obj(ns, "secret", "shared", LABELS),
+	assert_str_free(jp(ns, "secret", "shared", RV), rv);
+	assert_str_free(secret_value(ns, "shared", "other"), "new");
+	assert_str_free(kq_obj(ns, "secret", "shared", KQ_LABELS),
 	    "app.kubernetes.io/managed-by=pam-operator,owner=else");
 	free(rv);
 
 	/* template labels we set are ours to remove when the template drops them */
 	ck_assert_int_eq(sh("kubectl -n %s patch msec merge --type=merge -p '{\"spec\":{\"target\":"
 	    "{\"template\":{\"metadata\":{\"labels\":{\"tpl\":\"one\"}}}}}}' >/dev/null", ns), 0);
-	wait_kq(ns, "secret", "shared", LABELS,
+	wait_kq(ns, "secret", "shared", KQ_LABELS,
 	    "app.kubernetes.io/managed-by=pam-operator,owner=else,tpl=one", 8000);
 	ck_assert_int_eq(sh("kubectl -n %s patch msec merge --type=merge -p '{\"spec\":{\"target\":"
 	    "{\"template\":null}}}' >/dev/null", ns), 0);
-	wait_kq(ns, "secret", "shared", LABELS,
+	wait_kq(ns, "secret", "shared", KQ_LABELS,
 	    "app.kubernetes.io/managed-by=pam-operator,owner=else", 8000);
-	str_eq_free(secret_keys(ns, "shared"), "other,ours");
+	assert_str_free(secret_keys(ns, "shared"), "other,ours");
 
 	/* absent: created, holding only our key */
 	wait_ready(ns, "msec", "merge-fresh", "True/Synced", 8000);
-	str_eq_free(secret_keys(ns, "fresh"), "ours");
-	str_eq_free(kq_obj(ns, "secret", "fresh", OWNERS), "");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(secret_keys(ns, "fresh"), "ours");
+	assert_str_free(kq_obj(ns, "secret", "fresh", OWNERS), "");
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(none_updates_only_what_exists)
 {
-	char *ns = new_ns("p-none");
+	char *ns = ns_with_store("p-none", &pam, KEY);
 	char spec[512];
 	static const char *const missing[] = { "absent", "creationPolicy is None", NULL };
 
@@ -211,19 +193,18 @@ START_TEST(none_updates_only_what_exists)
 
 	expect_failure(ns, "msec", "none-absent", "TargetSecretNotFound", missing, 8000);
 	sleep_ms(1500);
-	str_eq_free(kq_obj(ns, "secret", "absent", "o"), "<absent>");
+	assert_str_free(kq_obj(ns, "secret", "absent", "o"), "<absent>");
 
 	wait_ready(ns, "msec", "none-present", "True/Synced", 8000);
-	str_eq_free(secret_keys(ns, "present"), "other,ours");
-	str_eq_free(secret_value(ns, "present", "ours"), VAL("none"));
-	str_eq_free(kq_obj(ns, "secret", "present", OWNERS), "");
+	assert_str_free(secret_keys(ns, "present"), "other,ours");
+	assert_str_free(secret_value(ns, "present", "ours"), VAL("none"));
+	assert_str_free(kq_obj(ns, "secret", "present", OWNERS), "");
 
 	/* once someone creates it, the retry fills it in */
 	ck_assert_int_eq(sh("kubectl -n %s create secret generic absent >/dev/null", ns), 0);
 	wait_ready(ns, "msec", "none-absent", "True/Synced", 12000);
-	str_eq_free(secret_keys(ns, "absent"), "ours");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(secret_keys(ns, "absent"), "ours");
+	ns_done(ns);
 }
 END_TEST
 
@@ -245,7 +226,7 @@ static void delete_msec(const char *ns, const char *name)
 
 START_TEST(deletion_policy_delete)
 {
-	char *ns = new_ns("p-delete");
+	char *ns = ns_with_store("p-delete", &pam, KEY);
 
 	synced(ns, "d-owner", "d-owner", "Owner", "Delete");
 	someone_elses(ns, "d-merge");
@@ -253,7 +234,7 @@ START_TEST(deletion_policy_delete)
 	synced(ns, "d-merge-only", "d-merge-only", "Merge", "Delete");
 	someone_elses(ns, "d-none");
 	synced(ns, "d-none", "d-none", "None", "Delete");
-	str_eq_free(jp(ns, "msec", "d-owner", "{.metadata.finalizers}"),
+	assert_str_free(jp(ns, "msec", "d-owner", "{.metadata.finalizers}"),
 	    "[\"pam.monofor.com/finalizer\"]");
 	/* a template label on the shared Secret is ours too, and goes with us */
 	ck_assert_int_eq(sh("kubectl -n %s patch msec d-merge --type=merge -p '{\"spec\":{\"target\":"
@@ -265,40 +246,38 @@ START_TEST(deletion_policy_delete)
 	delete_msec(ns, "d-merge-only");
 	delete_msec(ns, "d-none");
 	/* Owner: the whole Secret */
-	str_eq_free(kq_obj(ns, "secret", "d-owner", "o"), "<absent>");
+	assert_str_free(kq_obj(ns, "secret", "d-owner", "o"), "<absent>");
 	/* Merge/None: only our key and marks; theirs stays */
 	const char *shared[] = { "d-merge", "d-none" };
 	for (int i = 0; i < 2; i++) {
-		str_eq_free(secret_keys(ns, shared[i]), "other");
-		str_eq_free(secret_value(ns, shared[i], "other"), "their-value");
-		str_eq_free(kq_obj(ns, "secret", shared[i], LABELS), "owner=someone");
-		str_eq_free(kq_obj(ns, "secret", shared[i], ANNS), "theirs");
+		assert_str_free(secret_keys(ns, shared[i]), "other");
+		assert_str_free(secret_value(ns, shared[i], "other"), "their-value");
+		assert_str_free(kq_obj(ns, "secret", shared[i], KQ_LABELS), "owner=someone");
+		assert_str_free(kq_obj(ns, "secret", shared[i], KQ_ANN_KEYS), "theirs");
 	}
 	/* Merge that left nothing else: deleted */
-	str_eq_free(kq_obj(ns, "secret", "d-merge-only", "o"), "<absent>");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(kq_obj(ns, "secret", "d-merge-only", "o"), "<absent>");
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(deletion_policy_retain)
 {
-	char *ns = new_ns("p-retain");
+	char *ns = ns_with_store("p-retain", &pam, KEY);
 
 	synced(ns, "r-owner", "r-owner", "Owner", "Retain");
 	char *uid = jp(ns, "secret", "r-owner", "{.metadata.uid}");
 	delete_msec(ns, "r-owner");
-	str_eq_free(secret_keys(ns, "r-owner"), "ours");
-	str_eq_free(secret_value(ns, "r-owner", "ours"), VAL("del"));
-	str_eq_free(kq_obj(ns, "secret", "r-owner", OWNERS), "");
-	str_eq_free(kq_obj(ns, "secret", "r-owner", LABELS), "");
-	str_eq_free(kq_obj(ns, "secret", "r-owner", ANNS), "");
+	assert_str_free(secret_keys(ns, "r-owner"), "ours");
+	assert_str_free(secret_value(ns, "r-owner", "ours"), VAL("del"));
+	assert_str_free(kq_obj(ns, "secret", "r-owner", OWNERS), "");
+	assert_str_free(kq_obj(ns, "secret", "r-owner", KQ_LABELS), "");
+	assert_str_free(kq_obj(ns, "secret", "r-owner", KQ_ANN_KEYS), "");
 	/* the garbage collector cannot take it: still the same object later */
 	sleep_ms(3000);
-	str_eq_free(jp(ns, "secret", "r-owner", "{.metadata.uid}"), uid);
+	assert_str_free(jp(ns, "secret", "r-owner", "{.metadata.uid}"), uid);
 	free(uid);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
@@ -319,15 +298,14 @@ START_TEST(deletion_needs_neither_pam_nor_store)
 	delete_msec(ns, "orphan");
 	fprintf(stderr, "MonoSecret deleted without PAM or MonoStore in %lld ms\n",
 	    (long long)(now_ms() - t0));
-	str_eq_free(kq_obj(ns, "secret", "orphan", "o"), "<absent>");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(kq_obj(ns, "secret", "orphan", "o"), "<absent>");
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(namespace_deletion_completes)
 {
-	char *ns = new_ns("p-nsdel");
+	char *ns = ns_with_store("p-nsdel", &pam, KEY);
 	char spec[512];
 
 	spec_for(spec, sizeof(spec), "a", "Owner", "Delete", V_NSDEL);
@@ -348,7 +326,7 @@ END_TEST
 
 START_TEST(renamed_target_is_cleaned_up)
 {
-	char *ns = new_ns("p-rename");
+	char *ns = ns_with_store("p-rename", &pam, KEY);
 	char spec[512];
 
 	spec_for(spec, sizeof(spec), "first", "Owner", "Delete", V_REN);
@@ -366,25 +344,24 @@ START_TEST(renamed_target_is_cleaned_up)
 	/* Delete: the old one goes, the new one is written */
 	wait_kq(ns, "secret", "second", "\",\".join(sorted(o[\"data\"]))", "ours", 8000);
 	wait_kq(ns, "secret", "first", "o", "<absent>", 8000);
-	str_eq_free(secret_value(ns, "second", "ours"), VAL("ren"));
-	str_eq_free(kq_obj(ns, "secret", "second", OWNERS),
+	assert_str_free(secret_value(ns, "second", "ours"), VAL("ren"));
+	assert_str_free(kq_obj(ns, "secret", "second", OWNERS),
 	    "pam.monofor.com/v1alpha1/MonoSecret/ren/True/True");
 	/* Retain: the old one stays, released; the new one is ours */
 	wait_kq(ns, "secret", "keep-second", "\",\".join(sorted(o[\"data\"]))", "ours", 8000);
 	wait_kq(ns, "secret", "keep-first", OWNERS, "", 8000);
-	str_eq_free(secret_value(ns, "keep-first", "ours"), VAL("ren"));
-	str_eq_free(kq_obj(ns, "secret", "keep-first", LABELS), "");
-	str_eq_free(kq_obj(ns, "secret", "keep-second", OWNERS),
+	assert_str_free(secret_value(ns, "keep-first", "ours"), VAL("ren"));
+	assert_str_free(kq_obj(ns, "secret", "keep-first", KQ_LABELS), "");
+	assert_str_free(kq_obj(ns, "secret", "keep-second", OWNERS),
 	    "pam.monofor.com/v1alpha1/MonoSecret/ren-retain/True/True");
 	wait_ready(ns, "msec", "ren", "True/Synced", 5000);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
 START_TEST(merge_never_changes_type_nor_writes_tokens)
 {
-	char *ns = new_ns("p-type");
+	char *ns = ns_with_store("p-type", &pam, KEY);
 	char spec[512];
 	static const char *const mismatch[] = { "type Opaque", "example.com/x", NULL };
 	static const char *const token[] = { "service-account token", NULL };
@@ -410,10 +387,9 @@ START_TEST(merge_never_changes_type_nor_writes_tokens)
 	ck_assert_int_eq(msec_apply(ns, "tok", spec), 0);
 	expect_failure(ns, "msec", "tok", "TargetSecretRefused", token, 8000);
 	still_for(ns, "secret", "tok", "o[\"metadata\"][\"resourceVersion\"]", rv, 1000);
-	str_eq_free(kq_obj(ns, "secret", "tok", "\"ours\" in o[\"data\"]"), "False");
+	assert_str_free(kq_obj(ns, "secret", "tok", "\"ours\" in o[\"data\"]"), "False");
 	free(rv);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 

@@ -52,12 +52,6 @@ static void teardown(void)
 	assert_file_lacks(pam.log, secrets);
 }
 
-static void str_eq_free(char *got, const char *want)
-{
-	ck_assert_str_eq(got, want);
-	free(got);
-}
-
 /* store - a MonoStore named name in ns with url and key reference. */
 static void store(const char *ns, const char *name, const char *url, const char *key_secret,
     const char *key_key, const char *key_ns)
@@ -114,11 +108,10 @@ START_TEST(store_ready_checks_url_key_and_pam)
 	expect_failure(ns, "mstore", "wrong-key", "PAMUnauthorized", unauth, 8000);
 	expect_failure(ns, "mstore", "not-pam", "PAMBadResponse", notpam, 8000);
 	/* the printer column the seed shows */
-	str_eq_free(sh_out("kubectl get mstore -n %s good --no-headers | awk '{print $3}'", ns),
+	assert_str_free(sh_out("kubectl get mstore -n %s good --no-headers | awk '{print $3}'", ns),
 	    "True");
-	str_eq_free(ready_field(ns, "mstore", "good", "observedGeneration"), "1");
-	ns_delete(ns);
-	free(ns);
+	assert_str_free(ready_field(ns, "mstore", "good", "observedGeneration"), "1");
+	ns_done(ns);
 }
 END_TEST
 
@@ -140,18 +133,17 @@ START_TEST(msecs_on_an_unready_store_say_so)
 	/* the store's one check stood for them: PAM was not asked for the vault */
 	sleep_ms(1500);
 	ck_assert_int_eq(pamsim_count(&pam, V_A), n);
-	str_eq_free(kq_obj(ns, "secret", "on-bad", "o"), "<absent>");
+	assert_str_free(kq_obj(ns, "secret", "on-bad", "o"), "<absent>");
 
 	/* the store fixed: its MonoSecrets follow */
 	store(ns, "pam", pam.url, "good-key", "key", NULL);
 	wait_ready(ns, "mstore", "pam", "True/StoreReady", 8000);
 	wait_ready(ns, "msec", "on-bad", "True/Synced", 8000);
-	str_eq_free(secret_value(ns, "on-bad", "v"), VAL "a");
+	assert_str_free(secret_value(ns, "on-bad", "v"), VAL "a");
 	/* the missing store created: its MonoSecret follows */
 	store(ns, "nowhere", pam.url, "good-key", "key", NULL);
 	wait_ready(ns, "msec", "on-missing", "True/Synced", 8000);
-	ns_delete(ns);
-	free(ns);
+	ns_done(ns);
 }
 END_TEST
 
@@ -169,12 +161,10 @@ START_TEST(store_ref_stays_in_its_namespace)
 	expect_failure(b, "msec", "elsewhere", "StoreNotFound", needles, 8000);
 	sleep_ms(1000);
 	ck_assert_int_eq(pamsim_count(&pam, V_B), 0);
-	str_eq_free(kq_obj(b, "secret", "elsewhere", "o"), "<absent>");
+	assert_str_free(kq_obj(b, "secret", "elsewhere", "o"), "<absent>");
 	free(want);
-	ns_delete(a);
-	ns_delete(b);
-	free(a);
-	free(b);
+	ns_done(a);
+	ns_done(b);
 }
 END_TEST
 
@@ -198,11 +188,9 @@ START_TEST(cross_namespace_key_is_refused)
 	expect_failure(b, "msec", "borrower", "StoreNotReady", store_not_ready, 8000);
 	sleep_ms(1000);
 	ck_assert_int_eq(pamsim_count(&pam, V_X), 0);
-	str_eq_free(kq_obj(b, "secret", "borrower", "o"), "<absent>");
-	ns_delete(a);
-	ns_delete(b);
-	free(a);
-	free(b);
+	assert_str_free(kq_obj(b, "secret", "borrower", "o"), "<absent>");
+	ns_done(a);
+	ns_done(b);
 }
 END_TEST
 
@@ -213,11 +201,9 @@ START_TEST(cross_namespace_key_allowed_by_flag)
 	cross_setup(a, b);
 	wait_ready(b, "mstore", "pam", "True/StoreReady", 8000);
 	wait_ready(b, "msec", "borrower", "True/Synced", 8000);
-	str_eq_free(secret_value(b, "borrower", "v"), VAL "x");
-	ns_delete(a);
-	ns_delete(b);
-	free(a);
-	free(b);
+	assert_str_free(secret_value(b, "borrower", "v"), VAL "x");
+	ns_done(a);
+	ns_done(b);
 }
 END_TEST
 
