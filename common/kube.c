@@ -176,7 +176,8 @@ static void free_headers(struct curl_slist *hdr)
 	curl_slist_free_all(hdr);
 }
 
-int kube_request(struct kube_client *k, const char *method, const char *path,
+/* request_once - one attempt of kube_request. */
+static int request_once(struct kube_client *k, const char *method, const char *path,
     const char *ctype, const char *accept, const char *body, int flags,
     struct kube_resp *r)
 {
@@ -207,15 +208,29 @@ int kube_request(struct kube_client *k, const char *method, const char *path,
 		    b.too_big ? " (body too large)" : "");
 		buf_release(b.p, b.cap, b.sensitive);
 		if (k->on_request)
-			k->on_request(method, 0, k->on_request_ud);
+			k->on_request(method, path, 0, k->on_request_ud);
 		return -1;
 	}
 	curl_easy_getinfo(k->h, CURLINFO_RESPONSE_CODE, &r->code);
 	r->body = b.p;
 	r->len = b.len;
 	if (k->on_request)
-		k->on_request(method, r->code, k->on_request_ud);
+		k->on_request(method, path, r->code, k->on_request_ud);
 	return 0;
+}
+
+int kube_request(struct kube_client *k, const char *method, const char *path,
+    const char *ctype, const char *accept, const char *body, int flags,
+    struct kube_resp *r)
+{
+	int rc = request_once(k, method, path, ctype, accept, body, flags, r);
+
+	/* A 401 changes nothing on the server, so sending again is safe. */
+	if (rc == 0 && r->code == 401 && k->reauth && k->reauth(k->reauth_ud)) {
+		kube_resp_free(r);
+		rc = request_once(k, method, path, ctype, accept, body, flags, r);
+	}
+	return rc;
 }
 
 void kube_resp_free(struct kube_resp *r)
@@ -292,7 +307,9 @@ long kube_stream(struct kube_client *k, const char *path, const char *accept,
 	free_headers(hdr);
 	curl_easy_getinfo(k->h, CURLINFO_RESPONSE_CODE, &code);
 	if (k->on_request)
-		k->on_request("WATCH", code, k->on_request_ud);
+		k->on_request("WATCH", path, code, k->on_request_ud);
+	if (code == 401 && k->reauth)
+		k->reauth(k->reauth_ud);   /* the caller's next try uses a newer token */
 	/* A non-200 answer arrives as one JSON Status with no newline. */
 	if (code != 200 && s.b.len > 0 && !s.cb_stop)
 		cb(ud, s.b.p, s.b.len);
@@ -306,6 +323,43 @@ char *kube_escape(const char *s)
 	char *r = e ? strdup(e) : NULL;
 	curl_free(e);
 	return r;
+}
+
+/* kube_classify - see kube.h. Paths look like /api/v1/RES[/NAME[/SUB]],
+ * /apis/GROUP/VERSION/RES..., either with namespaces/NS/ before RES. */
+void kube_classify(const char *method, const char *path, char *verb, size_t vlen,
+    char *resource, size_t rlen)
+{
+	const char *seg[8];
+	size_t segl[8], n = 0, i;
+	const char *p = path;
+
+	while (*p == '/' && n < 8) {
+		p++;
+		seg[n] = p;
+		segl[n] = strcspn(p, "/?");
+		if (segl[n] == 0)
+			break;
+		p += segl[n];
+		n++;
+		if (*p == '?')
+			break;
+	}
+	i = n > 0 && segl[0] == 3 && strncmp(seg[0], "api", 3) == 0 ? 2 :
+	    n > 0 && segl[0] == 4 && strncmp(seg[0], "apis", 4) == 0 ? 3 : n;
+	if (i + 2 < n && segl[i] == 10 && strncmp(seg[i], "namespaces", 10) == 0)
+		i += 2;
+	if (i >= n || segl[i] > 63 || strspn(seg[i], "abcdefghijklmnopqrstuvwxyz0123456789.-") < segl[i]) {
+		snprintf(resource, rlen, "other");
+	} else if (i + 2 < n && segl[i + 2] <= 63 &&
+	    strspn(seg[i + 2], "abcdefghijklmnopqrstuvwxyz") >= segl[i + 2]) {
+		snprintf(resource, rlen, "%.*s/%.*s", (int)segl[i], seg[i], (int)segl[i + 2],
+		    seg[i + 2]);
+	} else {
+		snprintf(resource, rlen, "%.*s", (int)segl[i], seg[i]);
+	}
+	snprintf(verb, vlen, "%s", strcmp(method, "GET") == 0 && i < n && i + 1 >= n ?
+	    "LIST" : method);
 }
 
 void kube_status_message(const struct kube_resp *r, char *out, size_t outlen)

@@ -22,10 +22,15 @@ struct kube_client {
 	CURL *h;
 	char *auth;                      /* "Authorization: Bearer ..." or NULL */
 	long timeout_ms;                 /* per request; 0 for none (watches) */
-	void (*on_request)(const char *verb, long code, void *ud); /* metrics hook */
+	/* after each request: method (or "WATCH"), path, HTTP code (0: none) */
+	void (*on_request)(const char *verb, const char *path, long code, void *ud);
 	void *on_request_ud;
 	int (*throttle)(void *ud);       /* called before each request (rate limit) */
 	void *throttle_ud;
+	/* after a 401: true if a newer token is now in place, and the
+	 * request is sent once more (rotated service-account tokens) */
+	bool (*reauth)(void *ud);
+	void *reauth_ud;
 };
 
 struct kube_resp {
@@ -65,6 +70,16 @@ long kube_stream(struct kube_client *k, const char *path, const char *accept,
 
 /* kube_escape - percent-encode a query value into a malloc'd string. */
 char *kube_escape(const char *s);
+
+/*
+ * kube_classify - what a request was, for metrics and logs: verb is the
+ * method, except that a GET of a collection is "LIST" (watches are
+ * reported as "WATCH" already); resource is the plural resource with its
+ * subresource ("monosecrets/status"), or "other" for a path that is not
+ * an API resource. Names and namespaces are never part of either.
+ */
+void kube_classify(const char *method, const char *path, char *verb, size_t vlen,
+    char *resource, size_t rlen);
 
 /* kube_status_message - the "message" of a Status body, or a short default. */
 void kube_status_message(const struct kube_resp *r, char *out, size_t outlen);

@@ -61,6 +61,7 @@ static const struct field result_fields[] = {
 	S(13, struct proto_result, secret_rv, 64),
 	S(14, struct proto_result, rollouts, 128 * 1024),
 	S(16, struct proto_result, pam_codes, 1024),
+	S(17, struct proto_result, kube_codes, 1024),
 };
 
 #define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))

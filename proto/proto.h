@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION   2
+#define PROTO_VERSION   3
 #define PROTO_MAX_MSG   (512 * 1024)   /* whole message, header included */
 #define PROTO_HDR_LEN   12
 
@@ -79,7 +79,8 @@ struct proto_result {
 	                        * restarted, skipped (already restarted for
 	                        * this change), notfound, forbidden,
 	                        * unsupported or failed */
-	char *pam_codes;       /* "200 12\n404 1\n": PAM responses by HTTP code */
+	char *pam_codes;       /* "200 1 35\n": PAM answers: code, count, total ms */
+	char *kube_codes;      /* "PUT secrets 200 1\n": Kubernetes requests made */
 };
 
 /* proto_encode_* - serialise into a malloc'd buffer; returns length or -1. */

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "pam_api.h"
+#include "util.h"
 
 void job_fail(struct job_ctx *c, const char *reason, const char *fmt, ...)
 {
@@ -35,6 +36,81 @@ static void set_str(char **dst, const char *s)
 	*dst = strdup(s ? s : "");
 }
 
+/* job_count_pam - see job.h. One entry per request while the table
+ * has room; past that, a request is merged into an entry of its code
+ * (the count stays exact, only durations blur into their mean). */
+void job_count_pam(struct job_ctx *c, int code, int64_t ms)
+{
+	const size_t cap = sizeof(c->pamt) / sizeof(c->pamt[0]);
+	size_t i;
+
+	if (c->npam < cap) {
+		i = c->npam++;
+		c->pamt[i].code = code;
+		c->pamt[i].n = 0;
+		c->pamt[i].ms = 0;
+	} else {
+		for (i = cap - 1; i > 0 && c->pamt[i].code != code; i--)
+			;
+		c->pamt[i].code = code;   /* none of that code: the last one yields */
+	}
+	c->pamt[i].n++;
+	c->pamt[i].ms += ms;
+}
+
+/* count_kube - the kube client's hook: tally each request for the result,
+ * so the supervisor can count them and charge its API rate limit. */
+static void count_kube(const char *method, const char *path, long code, void *ud)
+{
+	struct job_ctx *c = ud;
+	char verb[8], res[40];
+	size_t i;
+
+	kube_classify(method, path, verb, sizeof(verb), res, sizeof(res));
+	for (i = 0; i < c->nkube; i++)
+		if (c->kubet[i].code == code && strcmp(c->kubet[i].verb, verb) == 0 &&
+		    strcmp(c->kubet[i].res, res) == 0)
+			break;
+	if (i == sizeof(c->kubet) / sizeof(c->kubet[0])) {
+		c->kubet[i - 1].n++;   /* full: lumped with the last rather than lost */
+		return;
+	}
+	if (i == c->nkube) {
+		c->nkube++;
+		snprintf(c->kubet[i].verb, sizeof(c->kubet[i].verb), "%s", verb);
+		snprintf(c->kubet[i].res, sizeof(c->kubet[i].res), "%s", res);
+		c->kubet[i].code = (int)code;
+	}
+	c->kubet[i].n++;
+}
+
+static void cut_partial(char *s, bool cut)
+{
+	char *nl = strrchr(s, '\n');
+
+	if (cut)
+		*(nl ? nl + 1 : s) = '\0';
+}
+
+/* tally_out - the counts as text lines for the result. */
+static void tally_out(const struct job_ctx *c, struct proto_result *r)
+{
+	char pam[1024] = "", kube[1024] = "";
+	size_t pl = 0, kl = 0;
+
+	for (size_t i = 0; i < c->npam && pl < sizeof(pam); i++)
+		pl += (size_t)snprintf(pam + pl, sizeof(pam) - pl, "%d %d %lld\n", c->pamt[i].code,
+		    c->pamt[i].n, (long long)c->pamt[i].ms);
+	for (size_t i = 0; i < c->nkube && kl < sizeof(kube); i++)
+		kl += (size_t)snprintf(kube + kl, sizeof(kube) - kl, "%s %s %d %d\n", c->kubet[i].verb,
+		    c->kubet[i].res, c->kubet[i].code, c->kubet[i].n);
+	/* A line cut by the cap would be misread: keep whole lines only. */
+	cut_partial(pam, pl >= sizeof(pam));
+	cut_partial(kube, kl >= sizeof(kube));
+	set_str(&r->pam_codes, pam);
+	set_str(&r->kube_codes, kube);
+}
+
 /* check_store - read the access key and ask PAM whether it accepts it. */
 static void check_store(struct job_ctx *c)
 {
@@ -43,7 +119,10 @@ static void check_store(struct job_ctx *c)
 	if (job_read_access_key(c) != 0)
 		return;
 	c->res->pam_requests++;
-	if (pam_ping(c->pam, c->job->store_url, &c->key, &pr) != 0) {
+	int64_t t0 = util_mono_ms();
+	int rc = pam_ping(c->pam, c->job->store_url, &c->key, &pr);
+	job_count_pam(c, pr.http_code, util_mono_ms() - t0);
+	if (rc != 0) {
 		job_fail(c, pam_status_reason(pr.status), "%s", pr.message);
 		c->res->retry_after = pr.retry_after;
 		return;
@@ -76,6 +155,8 @@ void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kube->on_request = count_kube;
+	kube->on_request_ud = &c;
 	r->id = j->id;
 	r->kind = j->kind;
 	r->retry_after = -1;
@@ -112,11 +193,9 @@ void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r->duration_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	char codes[256] = "";
-	for (size_t i = 0; i < c.ncodes; i++)
-		snprintf(codes + strlen(codes), sizeof(codes) - strlen(codes), "%d %d\n",
-		    c.codes[i][0], c.codes[i][1]);
-	set_str(&r->pam_codes, codes);
+	kube->on_request = NULL;
+	kube->on_request_ud = NULL;
+	tally_out(&c, r);
 	dm_free(&c.data);
 	secret_free(&c.key);
 	spec_msec_free(&c.spec);

@@ -6,6 +6,7 @@
 #define PAMOP_JOB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -42,9 +43,21 @@ struct job_ctx {
 	char hash[65];
 	char rollout_for[65];      /* change owed a rollout ("" if none), set
 	                            * by job_write_target from the Secret */
-	int codes[16][2];          /* PAM HTTP code, count */
-	size_t ncodes;
+	struct {                   /* PAM answers, one per request while they fit */
+		int code, n;
+		int64_t ms;
+	} pamt[64];
+	size_t npam;
+	struct {                   /* Kubernetes requests by verb, resource, code */
+		char verb[8], res[40];
+		int code, n;
+	} kubet[24];
+	size_t nkube;
 };
+
+/* job_count_pam - one PAM answer (HTTP code, 0 if none) and its duration,
+ * for the supervisor's metrics. */
+void job_count_pam(struct job_ctx *c, int code, int64_t ms);
 
 /* job_fail - record reason and message (printf) in the result. */
 void job_fail(struct job_ctx *c, const char *reason, const char *fmt, ...)

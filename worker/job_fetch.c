@@ -13,21 +13,7 @@
 
 #include "job.h"
 #include "pam_api.h"
-
-/* count_code - remember one PAM answer for the metrics in the result. */
-static void count_code(struct job_ctx *c, int code)
-{
-	size_t i;
-
-	for (i = 0; i < c->ncodes && c->codes[i][0] != code; i++)
-		;
-	if (i == c->ncodes) {
-		if (i == sizeof(c->codes) / sizeof(c->codes[0]))
-			return;
-		c->codes[c->ncodes++][0] = code;
-	}
-	c->codes[i][1]++;
-}
+#include "util.h"
 
 int job_read_access_key(struct job_ctx *c)
 {
@@ -140,9 +126,10 @@ static int fetch_all(struct job_ctx *c, struct fetched *f, size_t *nf)
 			continue;
 		f[*nf].vault_id = id;
 		c->res->pam_requests++;
+		int64_t t0 = util_mono_ms();
 		int rc = pam_fetch(c->pam, c->job->store_url, &c->key, id, &f[*nf].item, &pr);
 		(*nf)++;
-		count_code(c, pr.http_code);
+		job_count_pam(c, pr.http_code, util_mono_ms() - t0);
 		if (rc != 0) {
 			job_fail(c, pam_status_reason(pr.status), "%s", pr.message);
 			c->res->retry_after = pr.retry_after;

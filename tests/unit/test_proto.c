@@ -77,14 +77,15 @@ START_TEST(rejects_every_truncation)
 }
 END_TEST
 
-START_TEST(version_is_two)
+START_TEST(version_is_three)
 {
 	size_t len;
 	unsigned char *buf = encode_sample(&len);
 
-	/* version 2: the result's rollout report replaced reason/message */
-	ck_assert_int_eq(PROTO_VERSION, 2);
-	ck_assert_int_eq(buf[4] << 8 | buf[5], 2);
+	/* version 2: the result's rollout report replaced reason/message;
+	 * 3: results carry the worker's Kubernetes requests (kube_codes) */
+	ck_assert_int_eq(PROTO_VERSION, 3);
+	ck_assert_int_eq(buf[4] << 8 | buf[5], 3);
 	free(buf);
 }
 END_TEST
@@ -155,7 +156,7 @@ Suite *proto_suite(void)
 	tcase_add_test(tc, job_round_trip);
 	tcase_add_test(tc, result_round_trip);
 	tcase_add_test(tc, rejects_every_truncation);
-	tcase_add_test(tc, version_is_two);
+	tcase_add_test(tc, version_is_three);
 	tcase_add_test(tc, rejects_wrong_type_version_and_trailing);
 	tcase_add_test(tc, rejects_embedded_nul_and_repeats);
 	tcase_add_test(tc, refuses_oversized_fields);
