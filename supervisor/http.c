@@ -38,7 +38,9 @@ static void update_gauges(void)
 	int ready = 0, notready = 0, unknown = 0;
 
 	pthread_mutex_lock(&S.mu);
-	metrics_set("pamop_queue_depth", NULL, (double)queue_len(&S.q));
+	size_t due = queue_due_count(&S.q, util_mono_ms());
+	metrics_set("pamop_queue_depth", NULL, (double)due);
+	metrics_set("pamop_queue_scheduled", NULL, (double)(queue_len(&S.q) - due));
 	metrics_set("pamop_workers_ready", NULL, pool_ready_count());
 	for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
 		struct msec *m = i.val;
@@ -53,7 +55,7 @@ static void update_gauges(void)
 	metrics_set("pamop_monosecrets", "ready=\"True\"", ready);
 	metrics_set("pamop_monosecrets", "ready=\"False\"", notready);
 	metrics_set("pamop_monosecrets", "ready=\"Unknown\"", unknown);
-	metrics_set("pamop_leader", NULL, S.leader ? 1 : 0);
+	metrics_set("pamop_leader", NULL, sup_leading() ? 1 : 0);
 }
 
 static void on_metrics(nng_aio *aio)
@@ -127,10 +129,7 @@ int http_start(void)
 	static void (*const mf[])(nng_aio *) = { on_metrics };
 	static const char *const hp[] = { "/healthz", "/readyz" };
 	static void (*const hf[])(nng_aio *) = { on_healthz, on_readyz };
-	char ver[80];
-
-	snprintf(ver, sizeof(ver), "version=\"%s\"", PAMOP_VERSION);
-	metrics_set("pamop_build_info", ver, 1);
+	metrics_init();
 	if (serve(0, S.opt.metrics_addr, mp, mf, 1) != 0 ||
 	    serve(1, S.opt.health_addr, hp, hf, 2) != 0)
 		return -1;

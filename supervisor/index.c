@@ -2,7 +2,10 @@
  * index.c - keep one copy of each watched object's useful fields, and
  * decide from each change whether work is due. Status-only changes
  * (our own writes) queue nothing; spec changes (generation), deletion
- * and drift of a managed Secret do. Caller holds S.mu.
+ * and drift of a managed Secret do. A relist after a lost watch hands
+ * every object over again; only what changed meanwhile (generation,
+ * uid, deletion, finalizer, a managed Secret's resourceVersion) queues
+ * a job, so a relist does not re-run the whole cluster. Caller holds S.mu.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +80,7 @@ void msec_free(struct msec *m)
 	free(m->store); free(m->target); free(m->spec_reason); free(m->spec_message);
 	free(m->rollout); free(m->status_hash); free(m->refresh_time);
 	cond_clear(&m->ready); cond_clear(&m->roll);
-	free(m->synced_target); free(m->secret_rv);
+	free(m->synced_target); free(m->secret_rv); free(m->drift_rv);
 	free(m);
 }
 
@@ -161,7 +164,14 @@ void index_msec_upsert(const cJSON *obj)
 	int64_t gen = (int64_t)cJSON_GetNumberValue(get(md, "generation"));
 
 	key_of(md, key, sizeof(key));
-	if ((m = hmap_get(&S.msecs, key)) == NULL) {
+	m = hmap_get(&S.msecs, key);
+	if (m && m->uid && str(md, "uid") && strcmp(m->uid, str(md, "uid")) != 0) {
+		/* Deleted and created again while we were not watching (a
+		 * relist shows only the new one): nothing of the old carries over. */
+		msec_free(hmap_del(&S.msecs, key));
+		m = NULL;
+	}
+	if (m == NULL) {
 		m = util_xcalloc(1, sizeof(*m));
 		m->ns = util_xstrdup(str(md, "namespace"));
 		m->name = util_xstrdup(str(md, "name"));
@@ -221,7 +231,12 @@ void index_store_upsert(const cJSON *obj)
 	bool fresh = false;
 
 	key_of(md, key, sizeof(key));
-	if ((s = hmap_get(&S.stores, key)) == NULL) {
+	s = hmap_get(&S.stores, key);
+	if (s && s->uid && str(md, "uid") && strcmp(s->uid, str(md, "uid")) != 0) {
+		mstore_free(hmap_del(&S.stores, key));   /* replaced: see above */
+		s = NULL;
+	}
+	if (s == NULL) {
 		s = util_xcalloc(1, sizeof(*s));
 		s->ns = util_xstrdup(str(md, "namespace"));
 		s->name = util_xstrdup(str(md, "name"));
@@ -305,9 +320,18 @@ void index_secret_upsert(const cJSON *obj)
 	/* Someone else changed a Secret we wrote: put it right now, not at
 	 * the next refresh. Our own writes carry the rv the worker reported.
 	 * The worker checks the Secret against the data hash first, so an
-	 * edit that left our keys alone costs no PAM request. */
-	if (m && m->secret_rv && rv && strcmp(m->secret_rv, rv) != 0 && !m->deleting)
-		sup_enqueue_msec_verify(m->ns, m->name);
+	 * edit that left our keys alone costs no PAM request. While a job
+	 * runs, its own write shows up here before its result does, so the
+	 * change is only noted and judged when the result comes (checking
+	 * again after each of our own writes would double the work). */
+	if (m && m->secret_rv && rv && strcmp(m->secret_rv, rv) != 0 && !m->deleting) {
+		char qkey[1040];
+		snprintf(qkey, sizeof(qkey), "m/%s/%s", m->ns, m->name);
+		if (queue_in_flight(&S.q, qkey))
+			replace(&m->drift_rv, rv);
+		else
+			sup_enqueue_msec_verify(m->ns, m->name);
+	}
 }
 
 void index_secret_delete(const cJSON *obj)

@@ -46,12 +46,22 @@ struct informer {
 	bool metadata_only;
 	const char *kind;
 	/* run state */
-	struct kube_client kube;
+	struct skube kube;
 	char rv[64];
 	bool synced;
 	struct hmap seen;              /* keys present after the last list */
 	bool gone;                     /* a 410 arrived in the stream */
+	long events;                   /* lines the current watch delivered */
 };
+
+/* cache_gauge - how many objects this informer knows, for /metrics. */
+static void cache_gauge(const struct informer *inf)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "resource=\"%s\"", inf->name);
+	metrics_set("pamop_cache_objects", labels, (double)inf->seen.n);
+}
 
 static void apply(struct informer *inf, const char *type, const cJSON *obj)
 {
@@ -71,6 +81,7 @@ static void apply(struct informer *inf, const char *type, const cJSON *obj)
 		hmap_del(&inf->seen, key);
 	else
 		hmap_put(&inf->seen, key, (void *)1);
+	cache_gauge(inf);
 	pthread_mutex_lock(&S.mu);
 	if (inf->kind)
 		(del ? inf->def->wl_del : inf->def->wl_upsert)(inf->kind, obj);
@@ -101,6 +112,7 @@ static void forget_missing(struct informer *inf, struct hmap *now)
 	}
 	hmap_free(&inf->seen);
 	inf->seen = *now;
+	cache_gauge(inf);
 }
 
 /* list - every page; 0 on success with inf->rv set to the list's version. */
@@ -117,7 +129,7 @@ static int list(struct informer *inf)
 		    sel ? "&labelSelector=" : "", sel ? sel : "", c ? "&continue=" : "", c ? c : "");
 		free(sel);
 		free(c);
-		if (kube_request(&inf->kube, "GET", path, NULL,
+		if (kube_request(&inf->kube.k, "GET", path, NULL,
 		    inf->metadata_only ? META_LIST : NULL, NULL, 0, &r) != 0 || r.code != 200) {
 			char msg[300];
 			kube_status_message(&r, msg, sizeof(msg));
@@ -160,6 +172,7 @@ static int on_line(void *ud, char *line, size_t len)
 	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
 	int stop = 0;
 
+	inf->events++;
 	if (type == NULL) {
 		/* A Status instead of an event: the watch was refused. */
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(ev, "code");
@@ -195,8 +208,7 @@ static void *run(void *arg)
 	int fails = 0;
 	bool need_list = true;
 
-	kube_client_init(&inf->kube, &S.creds);
-	inf->kube.on_request = metrics_kube_hook;
+	skube_init(&inf->kube, true, false);
 	while (!S.stop) {
 		if (need_list) {
 			if (list(inf) != 0) {
@@ -221,7 +233,9 @@ static void *run(void *arg)
 		    sel ? "&labelSelector=" : "", sel ? sel : "");
 		free(sel);
 		inf->gone = false;
-		long code = kube_stream(&inf->kube, path, inf->metadata_only ? META_WATCH : NULL,
+		inf->events = 0;
+		int64_t t0 = util_mono_ms();
+		long code = kube_stream(&inf->kube.k, path, inf->metadata_only ? META_WATCH : NULL,
 		    on_line, inf, &S.stop);
 		if (S.stop)
 			break;
@@ -231,17 +245,26 @@ static void *run(void *arg)
 			need_list = true;
 			continue;
 		}
-		if (code == 200) {
+		if (code == 200 && (inf->events > 0 || util_mono_ms() - t0 > 1000)) {
 			fails = 0;   /* a normal timeout: resume from the last rv */
 			continue;
 		}
-		log_kv(LOG_WARN, "watch failed", "resource", inf->name, "status",
-		    code ? "error" : "unreachable", NULL);
+		if (code == 200) {
+			/* closed at once with nothing said (a server going down):
+			 * not worth a relist, but not a reason to spin either */
+			backoff_sleep(&fails);
+			continue;
+		}
+		char cs[16];
+		snprintf(cs, sizeof(cs), "%ld", code);
+		log_kv(LOG_WARN, code ? "watch refused, listing again after a pause" :
+		    "API server unreachable, watching again after a pause", "resource", inf->name,
+		    "code", cs, NULL);
 		backoff_sleep(&fails);
 		if (code != 0)
 			need_list = true;
 	}
-	kube_client_free(&inf->kube);
+	skube_free(&inf->kube);
 	return NULL;
 }
 

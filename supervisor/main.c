@@ -24,6 +24,11 @@
 #include "sup.h"
 #include "util.h"
 
+/* Shutdown budget, from SIGTERM, inside the default 10 s grace period. */
+#define DRAIN_MS 3000        /* jobs in flight may finish */
+#define RELEASE_BY_MS 7000   /* the lease is handed back by then */
+#define SHUTDOWN_MS 9000     /* the watchdog ends the process */
+
 static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
@@ -47,6 +52,8 @@ static void usage(const char *argv0)
 	    "  --worker-path FILE             pam-worker executable (default: beside manager)\n"
 	    "  --worker-sandbox on|debug|off  worker sandbox mode (default on)\n"
 	    "  --job-timeout DURATION         kill a worker whose job runs longer (default 60s)\n"
+	    "  --kube-api-qps N               API requests per second, all clients (default 20; 0: no limit)\n"
+	    "  --kube-api-burst N             requests allowed at once above the rate (default 30)\n"
 	    "  --allow-cross-namespace-keys   let a MonoStore use an access key in another namespace\n"
 	    "  --namespaces NS[,NS...]        watch only these namespaces (default: all)\n"
 	    "  --log-format logfmt|json       (default logfmt)\n"
@@ -55,9 +62,14 @@ static void usage(const char *argv0)
 	exit(2);
 }
 
-static bool parse_bool(const char *v)
+static bool parse_bool(const char *flag, const char *v)
 {
-	return v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+	if (v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		return true;
+	if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		return false;
+	fprintf(stderr, "--%s: \"%s\" is not true or false\n", flag, v);
+	exit(2);
 }
 
 static void parse_opts(int argc, char **argv)
@@ -78,6 +90,8 @@ static void parse_opts(int argc, char **argv)
 		{ "namespaces", required_argument, NULL, 'n' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "kube-api-qps", required_argument, NULL, 'q' },
+		{ "kube-api-burst", required_argument, NULL, 'b' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, '?' },
 		{ NULL, 0, NULL, 0 },
@@ -86,6 +100,8 @@ static void parse_opts(int argc, char **argv)
 	struct options *o = &S.opt;
 	int64_t ns;
 	char err[200];
+	char *end;
+	long l;
 	int ch;
 
 	o->metrics_addr = ":8080";
@@ -94,21 +110,25 @@ static void parse_opts(int argc, char **argv)
 	o->lease_name = "pam-operator-leader";
 	o->sandbox = "on";
 	o->job_timeout_ms = 60000;
+	o->qps = 20;     /* controller-runtime's defaults */
+	o->burst = 30;
 	o->kubeconfig = getenv("KUBECONFIG");
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'k': o->kubeconfig = optarg; break;
-		case 'L': o->leader_elect = parse_bool(optarg); break;
+		case 'L': o->leader_elect = parse_bool("leader-elect", optarg); break;
 		case 'I': o->lease_name = optarg; break;
 		case 'N': o->lease_ns = optarg; break;
 		case 'm': o->metrics_addr = optarg; break;
 		case 'h': o->health_addr = optarg; break;
 		case 'w':
-			o->workers = atoi(optarg);
-			if (o->workers < 1 || o->workers > 64) {
-				fprintf(stderr, "--workers: must be 1 to 64\n");
+			l = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || l < 1 || l > 64) {
+				fprintf(stderr, "--workers: \"%s\" is not a whole number from 1 "
+				    "to 64\n", optarg);
 				exit(2);
 			}
+			o->workers = (int)l;
 			break;
 		case 'c': o->pam_ca_file = optarg; break;
 		case 'p': o->worker_path = optarg; break;
@@ -127,6 +147,23 @@ static void parse_opts(int argc, char **argv)
 				fprintf(stderr, "%s\n", err);
 				exit(2);
 			}
+			break;
+		case 'q':
+			o->qps = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(o->qps >= 0 && o->qps <= 100000)) {
+				fprintf(stderr, "--kube-api-qps: \"%s\" is not a number from 0 "
+				    "to 100000\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'b':
+			l = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || l < 1 || l > 100000) {
+				fprintf(stderr, "--kube-api-burst: \"%s\" is not a whole number "
+				    "from 1 to 100000\n", optarg);
+				exit(2);
+			}
+			o->burst = (int)l;
 			break;
 		case 'f': o->log_format = optarg; break;
 		case 'l': o->log_level = optarg; break;
@@ -197,7 +234,7 @@ static void process_results(void)
 /* main_loop - reap, collect results, dispatch, sleep until the next thing. */
 static void main_loop(void)
 {
-	int64_t token_check = 0;
+	int64_t token_check = util_mono_ms();
 
 	pthread_mutex_lock(&S.mu);
 	while (!S.stop) {
@@ -206,59 +243,119 @@ static void main_loop(void)
 		pool_reap(now);
 		process_results();
 		pool_check_deadlines(now);
-		if (S.creds.token_file && now - token_check > 60000) {
-			kube_creds_reload_token(&S.creds);   /* bound tokens rotate */
+		if (now - token_check > 60000) {
+			pthread_mutex_unlock(&S.mu);
+			token_reload(false);   /* bound tokens rotate */
+			pthread_mutex_lock(&S.mu);
 			token_check = now;
 		}
-		bool dispatching = S.leader && S.informers_synced >= S.informers_total;
+		if (leader_expired(now)) {
+			/* the election thread may be stuck in a request: the
+			 * deadline is judged here too, and it stops everything */
+			log_kv(LOG_ERROR, "leader lease not renewed in time; stopping", NULL);
+			S.leader = false;
+			S.stop = 2;
+			break;
+		}
+		bool dispatching = sup_leading() && S.informers_synced >= S.informers_total;
 		if (dispatching)
 			reconcile_dispatch(now);
 
-		/* Sleep until work is due (if a worker could take it), a worker
-		 * needs attention, or 250 ms pass; never spin with S.mu held. */
-		int64_t next = dispatching && pool_idle_slot() >= 0 ? queue_next_due(&S.q) : INT64_MAX;
+		/* Sleep until work is due (if a worker and the rate limit could
+		 * take it), a worker needs attention, or 250 ms pass; never spin
+		 * with S.mu held. */
+		int64_t next = INT64_MAX;
+		if (dispatching && pool_idle_slot() >= 0) {
+			next = queue_next_due(&S.q);
+			int64_t rl = rl_ready_in(&S.rl, 1, util_mono_ms());
+			if (rl > 0 && next != INT64_MAX && next < util_mono_ms() + rl)
+				next = util_mono_ms() + rl;
+		}
 		int64_t pe = pool_next_event();
 		if (pe < next)
 			next = pe;
-		int64_t wait = next - util_mono_ms();
+		int64_t wait = next == INT64_MAX ? 250 : next - util_mono_ms();
 		if (wait > 250)
 			wait = 250;
 		if (wait < 1)
 			wait = 1;
-		if (wait > 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (wait % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&S.cv, &S.mu, &ts);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait / 1000;
+		ts.tv_nsec += (wait % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
 		}
+		pthread_cond_timedwait(&S.cv, &S.mu, &ts);
 	}
 	pthread_mutex_unlock(&S.mu);
 }
 
-/* drain - let jobs in flight finish (a worker's write is atomic per
- * Secret, so abandoning one is also safe), up to a few seconds. */
-static void drain(void)
+/* drain - let jobs in flight finish and record their results, until
+ * deadline (a worker's write is one request per Secret, so abandoning
+ * a job is also safe: the Secret is old or new, never half-written). */
+static void drain(int64_t deadline)
 {
-	int64_t until = util_mono_ms() + 4000;
-
 	pthread_mutex_lock(&S.mu);
 	for (;;) {
 		int busy = 0;
+		pool_reap(util_mono_ms());
+		process_results();
 		for (int i = 0; i < S.opt.workers; i++)
 			busy += S.slots[i].state == W_BUSY;
-		process_results();
-		if (busy == 0 || util_mono_ms() > until)
+		if (busy == 0 || util_mono_ms() >= deadline)
 			break;
 		pthread_mutex_unlock(&S.mu);
-		usleep(50000);
+		usleep(20000);
 		pthread_mutex_lock(&S.mu);
 	}
 	pthread_mutex_unlock(&S.mu);
+}
+
+static int64_t watchdog_deadline;
+
+/* watchdog - the last resort of the shutdown: whatever still hangs when
+ * the grace period nears its end, the process leaves before the kubelet
+ * has to kill it (workers die with us through PR_SET_PDEATHSIG). */
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	while (util_mono_ms() < watchdog_deadline)
+		usleep(50000);
+	log_kv(LOG_ERROR, "shutdown is taking too long; exiting now", NULL);
+	_exit(1);
+	return NULL;
+}
+
+/* shutdown - SIGTERM: finish or abandon jobs, stop the workers, release
+ * the lease, all well inside the 10 s grace period. Losing the lease
+ * instead stops every job at once, since another replica may lead now. */
+static int shutdown_all(void)
+{
+	int64_t t0 = util_mono_ms();
+	bool lost = S.stop == 2;
+	pthread_t wd;
+
+	watchdog_deadline = t0 + SHUTDOWN_MS;
+	if (pthread_create(&wd, NULL, watchdog, NULL) == 0)
+		pthread_detach(wd);
+	log_kv(LOG_INFO, "shutting down", "signal", got_signal == SIGTERM ? "TERM" :
+	    got_signal == SIGINT ? "INT" : "none", "cause", lost ? "lease lost" : "signal", NULL);
+	S.stop = lost ? 2 : 1;
+	if (lost) {
+		pool_kill_all();
+	} else {
+		reconcile_shutdown();
+		drain(t0 + DRAIN_MS);
+	}
+	pool_shutdown();
+	leader_release(t0 + RELEASE_BY_MS);
+	http_stop();
+	char ms[24];
+	snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - t0));
+	log_kv(LOG_INFO, "stopped", "shutdown_ms", ms, NULL);
+	return lost ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -289,6 +386,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	S.results_tail = &S.results;
 	load_creds();
+	rl_init(&S.rl, S.opt.qps, S.opt.burst, util_mono_ms());
 	make_identity();
 	log_kv(LOG_INFO, "starting", "version", PAMOP_VERSION, "identity", S.identity,
 	    "server", S.creds.server, NULL);
@@ -308,15 +406,5 @@ int main(int argc, char **argv)
 	}
 
 	main_loop();
-
-	log_kv(LOG_INFO, "shutting down", "signal", got_signal == SIGTERM ? "TERM" :
-	    got_signal == SIGINT ? "INT" : "none", NULL);
-	int lost = S.stop == 2;
-	drain();
-	S.stop = 1;
-	pool_shutdown();
-	leader_release();
-	http_stop();
-	log_kv(LOG_INFO, "stopped", NULL);
-	return lost ? 1 : 0;
+	return shutdown_all();
 }

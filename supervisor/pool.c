@@ -7,7 +7,9 @@
  * jobs. A worker that dies is reaped, logged with its cause and
  * restarted, with a growing delay while it keeps dying before it
  * finishes a job; its job goes back on the queue. A job past its
- * deadline gets its worker killed.
+ * deadline gets its worker killed. No worker is left half-alive: one
+ * that never connects, loses its channel, or says something we did not
+ * ask for is killed and replaced like one that crashed.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,12 +22,28 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pair0/pair.h>
+#include <sodium.h>
 
 #include "log.h"
 #include "sup.h"
 #include "util.h"
 
+#define STARTUP_MS 10000   /* exec to connected; a worker needs well under 1 s */
+#define CHANNEL_GRACE_MS 2000  /* channel closed to process reaped */
+
 static void on_rx(void *arg);
+
+/* pool_kill - SIGKILL w's process, remembering why for the restart
+ * metric; the main loop reaps it. */
+static void pool_kill(struct wslot *w, const char *cause)
+{
+	if (w->pid <= 0)
+		return;
+	if (w->kill_cause == NULL)
+		w->kill_cause = cause;
+	w->state = W_DYING;   /* takes no job and sends no result we accept */
+	kill(w->pid, SIGKILL);
+}
 
 /* on_pipe - admit only our own child for this slot. Runs on an nng thread. */
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -48,6 +66,12 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 	} else if (ev == NNG_PIPE_EV_ADD_POST && w->state == W_STARTING && pid == w->pid) {
 		w->state = W_IDLE;
 		sup_wake();
+	} else if (ev == NNG_PIPE_EV_REM_POST && pid == w->pid && w->pid > 0) {
+		/* The channel is gone. Usually the process is exiting and is
+		 * reaped soon; if it is still there in a while, it is stuck
+		 * (pool_check_deadlines kills it). */
+		w->chan_lost = util_mono_ms();
+		sup_wake();
 	}
 	pthread_mutex_unlock(&S.mu);
 }
@@ -60,6 +84,7 @@ static int open_slot(struct wslot *w)
 	if ((rv = nng_pair0_open(&w->sock)) != 0 ||
 	    (rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_PRE, on_pipe, w)) != 0 ||
 	    (rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_POST, on_pipe, w)) != 0 ||
+	    (rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_REM_POST, on_pipe, w)) != 0 ||
 	    (rv = nng_socket_set_size(w->sock, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG)) != 0 ||
 	    (rv = nng_socket_set_ms(w->sock, NNG_OPT_SENDTIMEO, 5000)) != 0 ||
 	    (rv = nng_listen(w->sock, w->url, NULL, 0)) != 0 ||
@@ -141,6 +166,9 @@ static void spawn(struct wslot *w)
 	}
 	w->pid = pid;
 	w->state = W_STARTING;
+	w->started = util_mono_ms();
+	w->chan_lost = 0;
+	w->kill_cause = NULL;
 	char p[16], s[16];
 	snprintf(p, sizeof(p), "%d", pid);
 	snprintf(s, sizeof(s), "%d", w->idx);
@@ -176,6 +204,18 @@ static const char *cause_of(int status, char *buf, size_t n)
 	return buf;
 }
 
+/* cause_label - the restart metric's cause: ours if we killed it, else
+ * what the status says (SIGSYS is the sandbox's verdict). */
+static const char *cause_label(const struct wslot *w, int status)
+{
+	if (w->kill_cause)
+		return w->kill_cause;
+	if (!WIFSIGNALED(status))
+		return "exit";
+	return WTERMSIG(status) == SIGSYS ? "sandbox" : WTERMSIG(status) == SIGKILL ?
+	    "killed" : "signal";
+}
+
 void pool_reap(int64_t now)
 {
 	int status;
@@ -184,16 +224,17 @@ void pool_reap(int64_t now)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (int i = 0; i < S.opt.workers; i++) {
 			struct wslot *w = &S.slots[i];
-			char cause[64], p[16], label[80];
+			char cause[64], p[16], s[16], label[80];
 			if (w->pid != pid)
 				continue;
 			cause_of(status, cause, sizeof(cause));
 			snprintf(p, sizeof(p), "%d", pid);
-			log_kv(S.stop ? LOG_INFO : LOG_WARN, "worker exited", "pid", p, "cause", cause,
-			    "job", w->job_key ? w->job_key : "none", NULL);
-			snprintf(label, sizeof(label), "cause=\"%s\"", WIFSIGNALED(status) ?
-			    (WTERMSIG(status) == SIGSYS ? "sandbox" : WTERMSIG(status) == SIGKILL ?
-			    "killed" : "signal") : "exit");
+			snprintf(s, sizeof(s), "%d", w->idx);
+			log_kv(S.stop ? LOG_INFO : LOG_WARN, "worker exited", "slot", s, "pid", p,
+			    "status", cause, "cause", cause_label(w, status),
+			    "kind", w->job_key ? sup_key_kind(w->job_key) : "none",
+			    "object", w->job_key ? w->job_key + 2 : "none", NULL);
+			snprintf(label, sizeof(label), "cause=\"%s\"", cause_label(w, status));
 			metrics_inc("pamop_worker_restarts_total", label, 1);
 			if (w->job_key) {
 				reconcile_worker_lost(w->job_key, cause);
@@ -205,6 +246,8 @@ void pool_reap(int64_t now)
 			w->finished_one = false;
 			w->pid = 0;
 			w->state = W_DOWN;
+			w->kill_cause = NULL;
+			w->chan_lost = 0;
 			int64_t delay = w->crashes ? 100LL << (w->crashes < 9 ? w->crashes : 9) : 0;
 			w->restart_at = now + (delay > 30000 ? 30000 : delay);
 		}
@@ -212,6 +255,11 @@ void pool_reap(int64_t now)
 	for (int i = 0; i < S.opt.workers && !S.stop; i++)
 		if (S.slots[i].state == W_DOWN && S.slots[i].restart_at <= now)
 			spawn(&S.slots[i]);
+}
+
+void pool_kill_slot(int slot, const char *cause)
+{
+	pool_kill(&S.slots[slot], cause);
 }
 
 int pool_idle_slot(void)
@@ -238,15 +286,25 @@ int pool_send(int slot, const char *key, struct proto_job *j)
 	size_t len;
 	int rv;
 
+	char *token = token_dup();   /* bound tokens rotate: send the current one */
 	j->id = ++S.job_seq;
-	if (proto_encode_job(j, &buf, &len) < 0) {
-		log_kv(LOG_ERROR, "job too large to encode", "key", key, NULL);
+	j->kube_token = token;
+	rv = proto_encode_job(j, &buf, &len);
+	util_wipe_free(token);
+	j->kube_token = "";
+	if (rv < 0) {
+		log_kv(LOG_ERROR, "job too large to encode", "kind", sup_key_kind(key), "object",
+		    key + 2, NULL);
 		return -1;
 	}
 	rv = nng_send(w->sock, buf, len, NNG_FLAG_NONBLOCK);
+	sodium_memzero(buf, len);   /* it holds the token */
 	free(buf);
 	if (rv != 0) {
-		log_kv(LOG_WARN, "cannot hand a job to a worker", "error", nng_strerror(rv), NULL);
+		/* an idle worker that cannot take a job is of no use: replace it */
+		log_kv(LOG_WARN, "cannot hand a job to a worker; replacing it", "kind",
+		    sup_key_kind(key), "object", key + 2, "error", nng_strerror(rv), NULL);
+		pool_kill(w, "channel");
 		return -1;
 	}
 	w->state = W_BUSY;
@@ -261,10 +319,19 @@ void pool_check_deadlines(int64_t now)
 	for (int i = 0; i < S.opt.workers; i++) {
 		struct wslot *w = &S.slots[i];
 		if (w->state == W_BUSY && now - w->job_start > S.opt.job_timeout_ms && w->pid > 0) {
-			log_kv(LOG_WARN, "job past its deadline, killing the worker", "job",
-			    w->job_key, NULL);
-			kill(w->pid, SIGKILL);
+			log_kv(LOG_WARN, "job past its deadline, killing the worker", "kind",
+			    sup_key_kind(w->job_key), "object", w->job_key + 2, NULL);
+			pool_kill(w, "deadline");
 			w->job_start = INT64_MAX / 2;   /* killed once; reaping follows */
+		}
+		if (w->state == W_STARTING && now - w->started > STARTUP_MS && w->pid > 0) {
+			log_kv(LOG_WARN, "worker did not connect in time, killing it", NULL);
+			pool_kill(w, "startup");
+		}
+		if (w->chan_lost && now - w->chan_lost > CHANNEL_GRACE_MS && w->pid > 0 &&
+		    w->state != W_DYING) {
+			log_kv(LOG_WARN, "worker lost its channel but did not exit, killing it", NULL);
+			pool_kill(w, "channel");
 		}
 	}
 }
@@ -279,26 +346,51 @@ int64_t pool_next_event(void)
 			next = w->restart_at;
 		if (w->state == W_BUSY && w->job_start + S.opt.job_timeout_ms < next)
 			next = w->job_start + S.opt.job_timeout_ms;
+		if (w->state == W_STARTING && w->started + STARTUP_MS < next)
+			next = w->started + STARTUP_MS;
+		if (w->chan_lost && w->state != W_DYING && w->chan_lost + CHANNEL_GRACE_MS < next)
+			next = w->chan_lost + CHANNEL_GRACE_MS;
 	}
 	return next;
 }
 
+/* reap_all - wait for every worker until deadline; 1 if all are gone. */
+static int reap_all(int64_t deadline)
+{
+	for (;;) {
+		int alive = 0;
+		for (int i = 0; i < S.opt.workers; i++) {
+			struct wslot *w = &S.slots[i];
+			if (w->pid > 0 && waitpid(w->pid, NULL, WNOHANG) == w->pid)
+				w->pid = 0;
+			alive += w->pid > 0;
+		}
+		if (alive == 0)
+			return 1;
+		if (util_mono_ms() >= deadline)
+			return 0;
+		usleep(20000);
+	}
+}
+
+void pool_kill_all(void)
+{
+	for (int i = 0; i < S.opt.workers; i++)
+		pool_kill(&S.slots[i], "stopped");
+	reap_all(util_mono_ms() + 2000);
+}
+
+/* pool_shutdown - ask every worker to stop (a job in flight is cut
+ * short; its Secret write is one request, so it happened or did not),
+ * give them a moment together, then kill the rest. */
 void pool_shutdown(void)
 {
 	for (int i = 0; i < S.opt.workers; i++)
 		if (S.slots[i].pid > 0)
 			kill(S.slots[i].pid, SIGTERM);
+	if (!reap_all(util_mono_ms() + 1000))
+		pool_kill_all();
 	for (int i = 0; i < S.opt.workers; i++) {
-		for (int t = 0; t < 20 && S.slots[i].pid > 0; t++) {
-			if (waitpid(S.slots[i].pid, NULL, WNOHANG) == S.slots[i].pid)
-				S.slots[i].pid = 0;
-			else
-				usleep(50000);
-		}
-		if (S.slots[i].pid > 0) {
-			kill(S.slots[i].pid, SIGKILL);
-			waitpid(S.slots[i].pid, NULL, 0);
-		}
 		nng_close(S.slots[i].sock);
 		char path[300];
 		snprintf(path, sizeof(path), "%s/w%d.sock", S.ipc_dir, i);

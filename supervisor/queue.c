@@ -155,3 +155,17 @@ bool queue_in_flight(const struct queue *q, const char *key)
 
 	return it && it->in_flight;
 }
+
+/* count_due - heap nodes under i due by now; a node due later has no
+ * due descendants, so only the due part of the heap is visited. */
+static size_t count_due(const struct queue *q, size_t i, int64_t now)
+{
+	if (i >= q->n || q->heap[i]->due > now)
+		return 0;
+	return 1 + count_due(q, 2 * i + 1, now) + count_due(q, 2 * i + 2, now);
+}
+
+size_t queue_due_count(const struct queue *q, int64_t now)
+{
+	return count_due(q, 0, now);
+}

@@ -40,6 +40,9 @@ void queue_forget(struct queue *q, const char *key);
 int64_t queue_next_due(const struct queue *q);
 /* queue_len - keys waiting (not in flight). */
 size_t queue_len(const struct queue *q);
+/* queue_due_count - keys waiting whose due time has come (the depth a
+ * user means: work ready but not yet taken). */
+size_t queue_due_count(const struct queue *q, int64_t now);
 bool queue_in_flight(const struct queue *q, const char *key);
 
 #endif

@@ -22,17 +22,32 @@
 #define STORE_RETRY_CAP_MS (60 * 1000)
 #define EVENT_QUIET_MS (10 * 60 * 1000)
 
-static struct kube_client writer;   /* main thread only */
+static struct skube writer;   /* main thread only */
 static bool writer_ready;
 
 static struct kube_client *kw(void)
 {
 	if (!writer_ready) {
-		kube_client_init(&writer, &S.creds);
-		writer.on_request = metrics_kube_hook;
+		skube_init(&writer, true, true);
+		writer.k.timeout_ms = 10000;   /* the main loop waits on it */
 		writer_ready = true;
 	}
-	return &writer;
+	return &writer.k;
+}
+
+void reconcile_shutdown(void)
+{
+	kw()->timeout_ms = 2000;   /* the last status writes must not hold up the exit */
+}
+
+/* count - one finished reconcile in the metrics. */
+static void count(const char *key, bool ok)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "kind=\"%s\",result=\"%s\"", sup_key_kind(key),
+	    ok ? "success" : "error");
+	metrics_inc("pamop_reconcile_total", labels, 1);
 }
 
 /* backoff - 1 s doubling per failure, up to cap. */
@@ -130,7 +145,7 @@ static void write_msec_status(struct msec *m, const char *status, const char *re
 {
 	struct status_update u = { .kind = "monosecrets" };
 	bool emit = false;
-	char ev_msg[1100], key[512];
+	char ev_msg[1100], ev_why[130], key[512];
 	int rc = -1;
 
 	u.ns = util_xstrdup(m->ns);
@@ -153,6 +168,7 @@ static void write_msec_status(struct msec *m, const char *status, const char *re
 	if (ev_reason && (event_due(m, ev_reason, util_mono_ms()) || always)) {
 		emit = true;
 		snprintf(ev_msg, sizeof(ev_msg), "%s", ev_text ? ev_text : roll ? roll->message : msg);
+		snprintf(ev_why, sizeof(ev_why), "%s", ev_reason);   /* may live in m */
 	}
 
 	/* Nothing new to say (a bad spec retried, a store still missing,
@@ -161,12 +177,20 @@ static void write_msec_status(struct msec *m, const char *status, const char *re
 	    !refreshed && roll == NULL &&
 	    (hash == NULL || (m->status_hash && strcmp(hash, m->status_hash) == 0));
 
-	pthread_mutex_unlock(&S.mu);
-	if (S.leader) {
+	bool flipped = strcmp(m->ready.status, status) != 0;
+
+	pthread_mutex_unlock(&S.mu);   /* m may be gone from here on */
+	if (sup_leading()) {
+		if (!same && flipped) {
+			char obj[600];
+			snprintf(obj, sizeof(obj), "%s/%s", u.ns, u.name);
+			log_kv(LOG_INFO, "Ready changed", "kind", "MonoSecret", "object", obj,
+			    "status", u.ready.status, "reason", u.ready.reason, NULL);
+		}
 		if (!same)
 			rc = status_write(kw(), &u);
 		if (emit)
-			event_emit(kw(), "MonoSecret", u.ns, u.name, u.uid, ev_type, ev_reason, ev_msg);
+			event_emit(kw(), "MonoSecret", u.ns, u.name, u.uid, ev_type, ev_why, ev_msg);
 	}
 	pthread_mutex_lock(&S.mu);
 	snprintf(key, sizeof(key), "%s/%s", u.ns, u.name);
@@ -197,7 +221,7 @@ static void write_store_status(struct mstore *s, const char *status, const char 
 	u.generation = s->generation;
 	cond_next(&u.ready, &s->ready, status, reason, msg);
 	pthread_mutex_unlock(&S.mu);
-	if (S.leader)
+	if (sup_leading())
 		rc = status_write(kw(), &u);
 	pthread_mutex_lock(&S.mu);
 	snprintf(key, sizeof(key), "%s/%s", u.ns, u.name);
@@ -226,7 +250,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 	j.ns = m->ns; j.name = m->name; j.uid = m->uid; j.spec_json = m->spec_json;
 	j.prev_hash = m->status_hash ? m->status_hash : "";
 	j.target = "";
-	j.kube_token = S.creds.token_file ? S.creds.token : "";
+	j.kube_token = "";   /* pool_send fills it in */
 
 	if (m->deleting) {
 		if (!m->has_finalizer)
@@ -234,8 +258,9 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 		j.kind = JOB_CLEANUP;
 		j.target = m->synced_target ? m->synced_target : (m->target ? m->target : "");
 		if (j.target[0] == '\0') {   /* never knew a target: nothing to undo */
+			count(qkey, true);
 			pthread_mutex_unlock(&S.mu);
-			if (S.leader)
+			if (sup_leading())
 				finalizer_set(kw(), j.ns, j.name, false);
 			pthread_mutex_lock(&S.mu);
 			return 0;
@@ -243,6 +268,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 		return pool_send(slot, qkey, &j) == 0 ? 1 : -1;
 	}
 	if (m->spec_reason) {
+		count(qkey, false);
 		write_msec_status(m, "False", m->spec_reason, m->spec_message, NULL, false, NULL,
 		    "Warning", m->spec_reason, NULL);
 		return 0;   /* nothing to retry until the spec changes */
@@ -250,7 +276,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 	if (!m->has_finalizer) {
 		char *ns = util_xstrdup(m->ns), *name = util_xstrdup(m->name);
 		pthread_mutex_unlock(&S.mu);
-		rc = S.leader ? finalizer_set(kw(), ns, name, true) : -1;
+		rc = sup_leading() ? finalizer_set(kw(), ns, name, true) : -1;
 		pthread_mutex_lock(&S.mu);
 		free(ns); free(name);
 		/* the watch event of the finalizer write queues the sync */
@@ -266,6 +292,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 	s = hmap_get(&S.stores, skey);
 	if (s == NULL || s->spec_reason || s->url == NULL) {
 		char msg[700];
+		count(qkey, false);
 		snprintf(msg, sizeof(msg), s ? "MonoStore %s/%s is invalid: %s" :
 		    "MonoStore %s/%s not found", m->ns, m->store, s && s->spec_message ?
 		    s->spec_message : "");
@@ -275,6 +302,7 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 	}
 	if (strcmp(s->key_ns, s->ns) != 0 && !S.opt.allow_cross_ns_keys) {
 		char msg[700];
+		count(qkey, false);
 		snprintf(msg, sizeof(msg), "MonoStore %s/%s refers to an access-key Secret in "
 		    "namespace %s; cross-namespace keys need --allow-cross-namespace-keys",
 		    s->ns, s->name, s->key_ns);
@@ -321,12 +349,14 @@ static int dispatch_store(struct mstore *s, const char *qkey, int slot)
 
 	if (s->spec_reason) {
 		s->checked = true;
+		count(qkey, false);
 		write_store_status(s, "False", s->spec_reason, s->spec_message);
 		return 0;
 	}
 	if (strcmp(s->key_ns, s->ns) != 0 && !S.opt.allow_cross_ns_keys) {
 		char msg[600];
 		s->checked = true;
+		count(qkey, false);
 		snprintf(msg, sizeof(msg), "spec.provider.monoforPAM.auth.accessKeySecretRef."
 		    "namespace: %s differs from the MonoStore's namespace; the operator was not "
 		    "started with --allow-cross-namespace-keys", s->key_ns);
@@ -334,17 +364,21 @@ static int dispatch_store(struct mstore *s, const char *qkey, int slot)
 		return 0;
 	}
 	j.ns = s->ns; j.name = s->name; j.uid = s->uid; j.spec_json = "";
-	j.kube_token = S.creds.token_file ? S.creds.token : "";
+	j.kube_token = "";
 	fill_store(&j, s);
 	return pool_send(slot, qkey, &j) == 0 ? 1 : -1;
 }
 
+/* reconcile_dispatch - hand due keys to idle workers while the API rate
+ * limit has room: each job is charged one request when it starts and
+ * the rest when its result says how many it made. */
 void reconcile_dispatch(int64_t now)
 {
 	int slot;
 	const char *qkey;
 
-	while ((slot = pool_idle_slot()) >= 0 && (qkey = queue_pop(&S.q, now)) != NULL) {
+	while ((slot = pool_idle_slot()) >= 0 && rl_ready_in(&S.rl, 1, now) == 0 &&
+	    (qkey = queue_pop(&S.q, now)) != NULL) {
 		char key[520];
 		int rc = 0;
 
@@ -362,6 +396,8 @@ void reconcile_dispatch(int64_t now)
 			queue_done(&S.q, key);
 		if (rc < 0)
 			queue_add(&S.q, key, util_mono_ms() + 1000);
+		if (rc > 0)
+			rl_reserve(&S.rl, 1, now);
 	}
 }
 
@@ -377,22 +413,11 @@ static const char *op_word(int64_t op)
 	}
 }
 
-static void count_pam(const char *codes)
-{
-	int code, n, off;
-
-	while (sscanf(codes, "%d %d\n%n", &code, &n, &off) == 2) {
-		char label[32];
-		snprintf(label, sizeof(label), "code=\"%d\"", code);
-		metrics_inc("pamop_pam_requests_total", label, n);
-		codes += off;
-	}
-}
-
 static void msec_cleanup_done(struct msec *m, const struct proto_result *r, const char *key)
 {
 	char msg[600];
 
+	count(key, r->reason[0] == '\0');
 	if (r->reason[0] != '\0') {
 		int64_t delay = backoff(m->failures++, RETRY_CAP_MS);
 		write_msec_status(m, "False", r->reason, r->message, NULL, false, NULL, "Warning",
@@ -400,6 +425,7 @@ static void msec_cleanup_done(struct msec *m, const struct proto_result *r, cons
 		queue_add(&S.q, key, util_mono_ms() + delay);
 		return;
 	}
+	m->failures = 0;
 	if (!m->deleting) {   /* a rename: the old target is settled */
 		if (r->secret_op == SECOP_DELETED || r->secret_op == SECOP_RELEASED ||
 		    r->secret_op == SECOP_UPDATED) {
@@ -426,7 +452,7 @@ static void msec_cleanup_done(struct msec *m, const struct proto_result *r, cons
 	char *ns = util_xstrdup(m->ns), *name = util_xstrdup(m->name), *uid = util_xstrdup(m->uid);
 	snprintf(msg, sizeof(msg), "target Secret %s on deletion", op_word(r->secret_op));
 	pthread_mutex_unlock(&S.mu);
-	if (S.leader) {
+	if (sup_leading()) {
 		event_emit(kw(), "MonoSecret", ns, name, uid, "Normal", "Deleted", msg);
 		if (finalizer_set(kw(), ns, name, false) != 0) {
 			pthread_mutex_lock(&S.mu);
@@ -474,13 +500,13 @@ static void msec_sync_done(struct msec *m, const struct proto_result *r, const c
 		if (r->retry_after > 0 && r->retry_after * 1000 > delay)
 			delay = r->retry_after * 1000;
 		m->need_full = true;
-		metrics_inc("pamop_reconcile_total", "result=\"error\"", 1);
+		count(key, false);
 		write_msec_status(m, "False", r->reason, r->message, NULL, false, NULL, "Warning",
 		    r->reason, NULL);
 		queue_add(&S.q, key, now + delay);
 		return;
 	}
-	metrics_inc("pamop_reconcile_total", "result=\"success\"", 1);
+	count(key, true);
 	m->failures = 0;
 	free(m->synced_target);
 	m->synced_target = util_xstrdup(m->target);
@@ -555,6 +581,7 @@ static void store_done(struct mstore *s, const struct proto_result *r, const cha
 
 	snprintf(skey, sizeof(skey), "%s", key + 2);
 	s->checked = true;
+	count(key, ok);
 	if (ok)
 		write_store_status(s, "True", "StoreReady", "PAM accepted the access key");
 	else
@@ -574,12 +601,14 @@ void reconcile_result(struct result_msg *rm)
 	struct proto_result r;
 	char err[128], key[520];
 
+	err[0] = '\0';
 	if (proto_decode_result(rm->buf, rm->len, &r, err, sizeof(err)) != 0 ||
 	    w->state != W_BUSY || r.id != w->job_id) {
+		if (w->state == W_DYING)
+			return;   /* being replaced already; its job is re-run */
 		log_kv(LOG_WARN, "unexpected message from a worker, restarting it",
 		    "error", err[0] ? err : "no job outstanding", NULL);
-		if (w->pid > 0)
-			kill(w->pid, SIGKILL);
+		pool_kill_slot(rm->slot, "protocol");
 		proto_result_free(&r);
 		return;
 	}
@@ -589,10 +618,18 @@ void reconcile_result(struct result_msg *rm)
 	w->state = W_IDLE;
 	w->finished_one = true;
 	w->crashes = 0;
-	metrics_observe("pamop_reconcile_duration_seconds", NULL, (double)r.duration_ms / 1000.0);
-	count_pam(r.pam_codes);
+	char labels[32], ms[24];
+	snprintf(labels, sizeof(labels), "kind=\"%s\"", sup_key_kind(key));
+	metrics_observe("pamop_reconcile_duration_seconds", labels, (double)r.duration_ms / 1000.0);
+	double kreq = metrics_worker_tally(r.pam_codes, r.kube_codes);
+	if (kreq > 1)
+		rl_reserve(&S.rl, kreq - 1, util_mono_ms());   /* the rest of its requests */
+	if (strstr(r.kube_codes, " 401 "))
+		token_reload(true);   /* the token the worker was given was refused */
+	snprintf(ms, sizeof(ms), "%lld", (long long)r.duration_ms);
 	log_kv(r.reason[0] ? LOG_WARN : LOG_INFO, r.reason[0] ? "job failed" : "job done",
-	    "key", key + 2, "reason", r.reason[0] ? r.reason : "ok", "message", r.message, NULL);
+	    "kind", sup_key_kind(key), "object", key + 2, "reason",
+	    r.reason[0] ? r.reason : "ok", "message", r.message, "duration_ms", ms, NULL);
 
 	if (key[0] == 'm') {
 		struct msec *m = hmap_get(&S.msecs, key + 2);
@@ -600,6 +637,16 @@ void reconcile_result(struct result_msg *rm)
 			msec_cleanup_done(m, &r, key);
 		else if (m)
 			msec_sync_done(m, &r, key);
+		/* A change of the target seen while the job ran that is not the
+		 * job's own write is someone else's edit: put it right. (After a
+		 * failure the retry covers it.) */
+		if ((m = hmap_get(&S.msecs, key + 2)) != NULL && m->drift_rv) {
+			if (r.reason[0] == '\0' && r.kind == JOB_SYNC &&
+			    (m->secret_rv == NULL || strcmp(m->drift_rv, m->secret_rv) != 0))
+				queue_add(&S.q, key, util_mono_ms());
+			free(m->drift_rv);
+			m->drift_rv = NULL;
+		}
 	} else {
 		struct mstore *s = hmap_get(&S.stores, key + 2);
 		if (s)
@@ -609,9 +656,22 @@ void reconcile_result(struct result_msg *rm)
 	proto_result_free(&r);
 }
 
+/* reconcile_worker_lost - the job's worker died: run it again, after a
+ * pause that grows if this key keeps killing workers (a job that
+ * crashes every worker must not monopolise the pool). */
 void reconcile_worker_lost(const char *key, const char *cause)
 {
+	int *failures = NULL;
+
 	(void)cause;
+	if (key[0] == 'm') {
+		struct msec *m = hmap_get(&S.msecs, key + 2);
+		failures = m ? &m->failures : NULL;
+	} else {
+		struct mstore *s = hmap_get(&S.stores, key + 2);
+		failures = s ? &s->failures : NULL;
+	}
+	count(key, false);
 	queue_done(&S.q, key);
-	queue_add(&S.q, key, util_mono_ms() + 200);
+	queue_add(&S.q, key, util_mono_ms() + (failures ? backoff((*failures)++) / 4 : 250));
 }

@@ -67,8 +67,10 @@ int status_write(struct kube_client *k, struct status_update *u)
 	kube_request(k, "PATCH", path, "application/merge-patch+json", NULL, body, 0, &r);
 	if (r.code != 200 && r.code != 404) {
 		kube_status_message(&r, msg, sizeof(msg));
-		log_kv(LOG_WARN, "status write failed", "object", u->name, "namespace", u->ns,
-		    "error", msg, NULL);
+		char obj[600];
+		snprintf(obj, sizeof(obj), "%s/%s", u->ns, u->name);
+		log_kv(LOG_WARN, "status write failed", "kind", strcmp(u->kind, "monostores") == 0 ?
+		    "MonoStore" : "MonoSecret", "object", obj, "error", msg, NULL);
 		rc = -1;
 	}
 	kube_resp_free(&r);
@@ -111,8 +113,12 @@ void event_emit(struct kube_client *k, const char *kind, const char *ns, const c
 	cJSON_Delete(e);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
 	kube_request(k, "POST", path, NULL, NULL, body, 0, &r);
-	if (r.code != 201)
-		log_kv(LOG_WARN, "event write failed", "object", name, "reason", reason, NULL);
+	if (r.code != 201) {
+		char obj[600];
+		snprintf(obj, sizeof(obj), "%s/%s", ns, name);
+		log_kv(LOG_WARN, "event write failed", "kind", kind, "object", obj, "reason", reason,
+		    NULL);
+	}
 	kube_resp_free(&r);
 	free(body);
 }

@@ -43,3 +43,13 @@ void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms)
 	snprintf(key, sizeof(key), "s/%s/%s", ns, name);
 	queue_add(&S.q, key, util_mono_ms() + delay_ms);
 }
+
+const char *sup_key_kind(const char *key)
+{
+	return key && key[0] == 'm' ? "MonoSecret" : "MonoStore";
+}
+
+bool sup_leading(void)
+{
+	return S.leader && !leader_expired(util_mono_ms());
+}

@@ -20,6 +20,7 @@
 #include "kube.h"
 #include "proto.h"
 #include "queue.h"
+#include "ratelimit.h"
 #include "scope.h"
 
 #define FINALIZER "pam.monofor.com/finalizer"
@@ -49,6 +50,7 @@ struct msec {
 	/* runtime */
 	char *synced_target;       /* target last written, for rename cleanup */
 	char *secret_rv;           /* resourceVersion our last job left */
+	char *drift_rv;            /* target changed while a job ran: judged at its result */
 	int64_t synced_gen;        /* generation of the last good sync */
 	int64_t job_gen;           /* generation the sync in flight was sent with */
 	int failures;
@@ -74,7 +76,7 @@ struct mstore {
 	bool checked;              /* a check finished since the spec last changed */
 };
 
-enum wstate { W_DOWN, W_STARTING, W_IDLE, W_BUSY };
+enum wstate { W_DOWN, W_STARTING, W_IDLE, W_BUSY, W_DYING /* killed, not yet reaped */ };
 
 struct wslot {
 	int idx;
@@ -85,6 +87,9 @@ struct wslot {
 	char url[256];
 	char *job_key;             /* queue key of the job it holds */
 	int64_t job_id, job_start;
+	int64_t started;           /* when spawned, to bound the start-up */
+	int64_t chan_lost;         /* when its channel closed, 0 if open */
+	const char *kill_cause;    /* why we killed it, for the restart metric */
 	int crashes;               /* deaths before finishing a job */
 	int64_t restart_at;
 	bool finished_one;
@@ -124,7 +129,8 @@ struct sup {
 	bool leader;
 	int informers_synced;      /* count of informers past their first list */
 	int informers_total;
-	int64_t last_loop_ms;      /* for /healthz */
+	_Atomic int64_t last_loop_ms;  /* for /healthz */
+	struct ratelimit rl;       /* --kube-api-qps/--kube-api-burst */
 	struct hmap msecs;         /* "ns/name" -> struct msec */
 	struct hmap stores;        /* "ns/name" -> struct mstore */
 	struct hmap secret_rv;     /* "ns/name" of managed Secrets -> rv string */
@@ -148,6 +154,23 @@ void sup_enqueue_msec(const char *ns, const char *name, int64_t delay_ms);
 void sup_enqueue_msec_verify(const char *ns, const char *name);
 void sup_enqueue_store(const char *ns, const char *name, int64_t delay_ms);
 void sup_wake(void);
+/* sup_leading - we may write: elected (or no election) and within the
+ * renew deadline. */
+bool sup_leading(void);
+/* sup_key_kind - "MonoSecret" or "MonoStore" for a queue key, for logs. */
+const char *sup_key_kind(const char *key);
+
+/* kclient.c: the supervisor's API clients (rate limit, token, metrics). */
+struct skube {
+	struct kube_client k;
+	uint64_t token_gen;        /* token version this client holds */
+	bool limited;              /* waits for the API rate limit */
+	bool main_thread;          /* keeps /healthz fed while it waits */
+};
+int skube_init(struct skube *c, bool limited, bool main_thread);
+void skube_free(struct skube *c);
+bool token_reload(bool after_401);
+char *token_dup(void);          /* "" unless a token file is in use; wipe after */
 
 /* informer.c */
 int informers_start(void);
@@ -174,6 +197,8 @@ void pool_check_deadlines(int64_t now);
 int64_t pool_next_event(void);
 void pool_shutdown(void);
 int pool_ready_count(void);
+void pool_kill_all(void);             /* lease lost: stop every job now */
+void pool_kill_slot(int slot, const char *cause);
 
 /* rollout.c (S.mu held) */
 /* rollout_workload_set - kind/name in ns now reloads on secret (NULL: none). */
@@ -202,6 +227,7 @@ void rollout_count(const struct rollout_summary *s);
 void reconcile_dispatch(int64_t now);  /* S.mu held */
 void reconcile_result(struct result_msg *rm); /* S.mu held; may unlock for I/O */
 void reconcile_worker_lost(const char *key, const char *cause); /* S.mu held */
+void reconcile_shutdown(void);         /* short timeouts for the last writes */
 
 /* status.c: status and event writes (called without S.mu). */
 struct status_update {
@@ -220,15 +246,18 @@ int finalizer_set(struct kube_client *k, const char *ns, const char *name, bool 
 
 /* leader.c */
 int leader_start(void);
-void leader_release(void);
+bool leader_expired(int64_t now);     /* renew deadline passed: step down */
+void leader_release(int64_t deadline);
 
 /* http.c and metrics.c */
 int http_start(void);
 void http_stop(void);
+void metrics_init(void);
 void metrics_inc(const char *name, const char *labels, double v);
 void metrics_observe(const char *name, const char *labels, double v);
 void metrics_set(const char *name, const char *labels, double v);
 char *metrics_render(void);
-void metrics_kube_hook(const char *verb, long code, void *ud);
+void metrics_kube_count(const char *verb, const char *resource, long code, double n);
+double metrics_worker_tally(const char *pam_codes, const char *kube_codes);
 
 #endif

@@ -16,5 +16,8 @@ Suite *spec_suite(void);
 Suite *datamap_suite(void);
 Suite *scope_suite(void);
 Suite *rollout_suite(void);
+Suite *ratelimit_suite(void);
+Suite *kube_classify_suite(void);
+Suite *metrics_suite(void);
 
 #endif

@@ -87,6 +87,24 @@ START_TEST(heap_holds_many)
 }
 END_TEST
 
+START_TEST(due_count_leaves_out_timers_and_jobs)
+{
+	struct queue q = { 0 };
+	char k[16];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		queue_add(&q, k, i % 4 == 0 ? 50 : 3600000);   /* 25 due soon, 75 refreshes */
+	}
+	ck_assert_uint_eq(queue_due_count(&q, 10), 0);
+	ck_assert_uint_eq(queue_due_count(&q, 50), 25);
+	ck_assert_str_eq(queue_pop(&q, 50), "k0");        /* in flight: not waiting */
+	ck_assert_uint_eq(queue_due_count(&q, 50), 24);
+	ck_assert_uint_eq(queue_len(&q), 99);
+	ck_assert_uint_eq(queue_due_count(&q, 3600000), 99);
+}
+END_TEST
+
 Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
@@ -96,6 +114,7 @@ Suite *queue_suite(void)
 	tcase_add_test(tc, in_flight_key_runs_again_after_done);
 	tcase_add_test(tc, earlier_add_moves_due_forward);
 	tcase_add_test(tc, forget_drops_key);
+	tcase_add_test(tc, due_count_leaves_out_timers_and_jobs);
 	tcase_add_test(tc, heap_holds_many);
 	suite_add_tcase(s, tc);
 	return s;
