@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -319,13 +320,18 @@ int free_port(void)
 /* spawn - fork+exec argv with stdout/stderr appended to log. */
 static pid_t spawn(char *const argv[], const char *log)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 1);
 		dup2(fd, 2);
 		setpgid(0, 0);
+		/* A failed test ends its process early: what it started must not
+		 * outlive it and act on the next tests' objects. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);   /* it ended before the line above */
 		execv(argv[0], argv);
 		_exit(127);
 	}

@@ -18,6 +18,7 @@ int main(int argc, char **argv)
 		{ "policies", policies_suite },
 		{ "behaviour", behaviour_suite },
 		{ "stores", stores_suite },
+		{ "leader", leader_suite },
 		{ "install", install_suite },
 		{ "image", image_suite },
 		{ "rollout", rollout_suite },
