@@ -19,6 +19,7 @@ int main(int argc, char **argv)
 		{ "behaviour", behaviour_suite },
 		{ "stores", stores_suite },
 		{ "leader", leader_suite },
+		{ "workers", workers_suite },
 		{ "install", install_suite },
 		{ "image", image_suite },
 		{ "rollout", rollout_suite },

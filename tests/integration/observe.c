@@ -159,3 +159,13 @@ void msec_apply(const char *ns, const char *name, const char *target, const char
 	    "  refreshInterval: \"%s\"\n  data:\n    - secretKey: %s\n      remoteRef: "
 	    "{vaultID: \"%s\", property: %s}\n", name, ns, target, refresh, key, vault, prop), 0);
 }
+
+long pamsim_total(struct pamsim *p)
+{
+	char *out = sh_out("curl -sf http://127.0.0.1:%d/stats | python3 -c 'import json,sys; "
+	    "print(json.load(sys.stdin)[\"total\"])'", p->admin_port);
+	long n = strtol(out, NULL, 10);
+
+	free(out);
+	return n;
+}

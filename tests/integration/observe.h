@@ -37,6 +37,9 @@ long generation_of(const char *ns, const char *name);
  * from property prop of vault, refreshed every refresh. */
 void msec_apply(const char *ns, const char *name, const char *target, const char *refresh,
     const char *key, const char *vault, const char *prop);
+/* pamsim_total - API requests pamsim has received (counted on arrival,
+ * before any latency fault holds the answer). */
+long pamsim_total(struct pamsim *p);
 /* msec_quiesce - delete every MonoSecret in the cluster, stripping
  * finalizers no operator is left to remove, so that a suite that counts
  * starts from nothing. */

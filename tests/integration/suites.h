@@ -14,5 +14,6 @@ Suite *policies_suite(void);
 Suite *behaviour_suite(void);
 Suite *stores_suite(void);
 Suite *leader_suite(void);
+Suite *workers_suite(void);
 
 #endif
