@@ -80,6 +80,26 @@ static void update_free(struct status_update *u)
 	free(u->roll.reason); free(u->roll.message); free(u->roll.ltt);
 }
 
+/* retry_status - a status write failed (the API server restarting, say):
+ * run the key again later, or the object would keep saying what was
+ * true before. S.mu held. */
+static void retry_status(const char *prefix, const char *ns, const char *name)
+{
+	char key[520];
+	int *failures = NULL;
+
+	snprintf(key, sizeof(key), "%s/%s/%s", prefix, ns, name);
+	if (prefix[0] == 'm') {
+		struct msec *m = hmap_get(&S.msecs, key + 2);
+		failures = m ? &m->failures : NULL;
+	} else {
+		struct mstore *s = hmap_get(&S.stores, key + 2);
+		failures = s ? &s->failures : NULL;
+	}
+	if (failures)
+		queue_add(&S.q, key, util_mono_ms() + backoff((*failures)++, RETRY_CAP_MS));
+}
+
 /* event_due - true unless an Event with this reason went out for this
  * object within EVENT_QUIET_MS: a failing sync retries often, and an
  * OTP Secret changes every refresh. Remembers the reason when true. */
@@ -203,6 +223,8 @@ static void write_msec_status(struct msec *m, const char *status, const char *re
 			m->status_hash = util_xstrdup(hash);
 		}
 	}
+	if (rc == -2)
+		retry_status("m", u.ns, u.name);
 	update_free(&u);
 }
 
@@ -227,6 +249,8 @@ static void write_store_status(struct mstore *s, const char *status, const char 
 	snprintf(key, sizeof(key), "%s/%s", u.ns, u.name);
 	if (rc == 0 && (s = hmap_get(&S.stores, key)) != NULL && s->generation == u.generation)
 		remember(&s->ready, &u.ready, u.generation);
+	if (rc == -2)
+		retry_status("s", u.ns, u.name);
 	update_free(&u);
 }
 
@@ -673,5 +697,5 @@ void reconcile_worker_lost(const char *key, const char *cause)
 	}
 	count(key, false);
 	queue_done(&S.q, key);
-	queue_add(&S.q, key, util_mono_ms() + (failures ? backoff((*failures)++) / 4 : 250));
+	queue_add(&S.q, key, util_mono_ms() + (failures ? backoff((*failures)++, RETRY_CAP_MS) / 4 : 250));
 }

@@ -66,12 +66,13 @@ int status_write(struct kube_client *k, struct status_update *u)
 	snprintf(path, sizeof(path), GROUP_PATH "/status", u->ns, u->kind, u->name);
 	kube_request(k, "PATCH", path, "application/merge-patch+json", NULL, body, 0, &r);
 	if (r.code != 200 && r.code != 404) {
+		/* transient (no answer, throttled, server trouble): worth a retry */
+		rc = r.code == 0 || r.code == 429 || r.code >= 500 ? -2 : -1;
 		kube_status_message(&r, msg, sizeof(msg));
 		char obj[600];
 		snprintf(obj, sizeof(obj), "%s/%s", u->ns, u->name);
 		log_kv(LOG_WARN, "status write failed", "kind", strcmp(u->kind, "monostores") == 0 ?
 		    "MonoStore" : "MonoSecret", "object", obj, "error", msg, NULL);
-		rc = -1;
 	}
 	kube_resp_free(&r);
 	free(body);

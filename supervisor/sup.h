@@ -239,6 +239,8 @@ struct status_update {
 	char *hash;                   /* secretDataHash or NULL to keep */
 	bool set_refresh;
 };
+/* status_write - 0 if written (or the object is gone), -2 if the failure
+ * may pass (worth a retry), -1 if not. */
 int status_write(struct kube_client *k, struct status_update *u);
 void event_emit(struct kube_client *k, const char *kind, const char *ns, const char *name,
     const char *uid, const char *type, const char *reason, const char *message);

@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 		{ "stores", stores_suite },
 		{ "leader", leader_suite },
 		{ "workers", workers_suite },
+		{ "watch", watch_suite },
 		{ "install", install_suite },
 		{ "image", image_suite },
 		{ "rollout", rollout_suite },

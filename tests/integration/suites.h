@@ -15,5 +15,6 @@ Suite *behaviour_suite(void);
 Suite *stores_suite(void);
 Suite *leader_suite(void);
 Suite *workers_suite(void);
+Suite *watch_suite(void);
 
 #endif
