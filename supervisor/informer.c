@@ -52,6 +52,7 @@ struct informer {
 	struct hmap seen;              /* keys present after the last list */
 	bool gone;                     /* a 410 arrived in the stream */
 	long events;                   /* lines the current watch delivered */
+	bool told_forbidden;           /* the 403 explanation was logged */
 };
 
 /* cache_gauge - how many objects this informer knows, for /metrics. */
@@ -257,9 +258,19 @@ static void *run(void *arg)
 		}
 		char cs[16];
 		snprintf(cs, sizeof(cs), "%ld", code);
-		log_kv(LOG_WARN, code ? "watch refused, listing again after a pause" :
-		    "API server unreachable, watching again after a pause", "resource", inf->name,
-		    "code", cs, NULL);
+		if (code == 403 && !inf->told_forbidden) {
+			/* RBAC allows list but not watch: the cache still follows,
+			 * one list per backoff period; say so once, not each time. */
+			log_kv(LOG_WARN, "watch forbidden; the cache is refreshed by listing "
+			    "instead (grant the watch verb to follow changes at once)",
+			    "resource", inf->name, "code", cs, NULL);
+			inf->told_forbidden = true;
+		} else {
+			log_kv(code == 403 ? LOG_DEBUG : LOG_WARN, code ?
+			    "watch refused, listing again after a pause" :
+			    "API server unreachable, watching again after a pause", "resource",
+			    inf->name, "code", cs, NULL);
+		}
 		backoff_sleep(&fails);
 		if (code != 0)
 			need_list = true;

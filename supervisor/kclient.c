@@ -68,14 +68,27 @@ bool token_reload(bool after_401)
 	return changed;
 }
 
-char *token_dup(void)
+char *token_dup(uint64_t *gen)
 {
 	char *t;
 
 	pthread_mutex_lock(&token_mu);
 	t = util_xstrdup(S.creds.token_file && S.creds.token ? S.creds.token : "");
+	if (gen)
+		*gen = token_gen;
 	pthread_mutex_unlock(&token_mu);
 	return t;
+}
+
+/* token_newer - whether the token changed since version gen. */
+bool token_newer(uint64_t gen)
+{
+	bool newer;
+
+	pthread_mutex_lock(&token_mu);
+	newer = token_gen != gen;
+	pthread_mutex_unlock(&token_mu);
+	return newer;
 }
 
 /* on_throttle - before each request: the rate limit, then the token. */

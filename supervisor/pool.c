@@ -286,7 +286,8 @@ int pool_send(int slot, const char *key, struct proto_job *j)
 	size_t len;
 	int rv;
 
-	char *token = token_dup();   /* bound tokens rotate: send the current one */
+	uint64_t gen;
+	char *token = token_dup(&gen);   /* bound tokens rotate: send the current one */
 	j->id = ++S.job_seq;
 	j->kube_token = token;
 	rv = proto_encode_job(j, &buf, &len);
@@ -310,6 +311,7 @@ int pool_send(int slot, const char *key, struct proto_job *j)
 	w->state = W_BUSY;
 	w->job_key = util_xstrdup(key);
 	w->job_id = j->id;
+	w->job_token = gen;
 	w->job_start = util_mono_ms();
 	return 0;
 }

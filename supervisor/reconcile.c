@@ -648,9 +648,22 @@ void reconcile_result(struct result_msg *rm)
 	double kreq = metrics_worker_tally(r.pam_codes, r.kube_codes);
 	if (kreq > 1)
 		rl_reserve(&S.rl, kreq - 1, util_mono_ms());   /* the rest of its requests */
-	if (strstr(r.kube_codes, " 401 "))
-		token_reload(true);   /* the token the worker was given was refused */
 	snprintf(ms, sizeof(ms), "%lld", (long long)r.duration_ms);
+	bool stale_token = false;
+	if (r.reason[0] && strstr(r.kube_codes, " 401 ")) {
+		token_reload(true);
+		stale_token = token_newer(w->job_token);
+	}
+	if (stale_token) {
+		/* The token the job carried was refused and a newer one is
+		 * here now (rotation): not the object's failure, run it again. */
+		log_kv(LOG_INFO, "job refused with a rotated-out token; running it again",
+		    "kind", sup_key_kind(key), "object", key + 2, NULL);
+		queue_done(&S.q, key);
+		queue_add(&S.q, key, util_mono_ms());
+		proto_result_free(&r);
+		return;
+	}
 	log_kv(r.reason[0] ? LOG_WARN : LOG_INFO, r.reason[0] ? "job failed" : "job done",
 	    "kind", sup_key_kind(key), "object", key + 2, "reason",
 	    r.reason[0] ? r.reason : "ok", "message", r.message, "duration_ms", ms, NULL);

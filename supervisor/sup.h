@@ -87,6 +87,7 @@ struct wslot {
 	char url[256];
 	char *job_key;             /* queue key of the job it holds */
 	int64_t job_id, job_start;
+	uint64_t job_token;        /* version of the token the job carries */
 	int64_t started;           /* when spawned, to bound the start-up */
 	int64_t chan_lost;         /* when its channel closed, 0 if open */
 	const char *kill_cause;    /* why we killed it, for the restart metric */
@@ -170,7 +171,10 @@ struct skube {
 int skube_init(struct skube *c, bool limited, bool main_thread);
 void skube_free(struct skube *c);
 bool token_reload(bool after_401);
-char *token_dup(void);          /* "" unless a token file is in use; wipe after */
+/* token_dup - the token for a job ("" unless a token file is in use;
+ * wipe after) and its version. */
+char *token_dup(uint64_t *gen);
+bool token_newer(uint64_t gen);
 
 /* informer.c */
 int informers_start(void);

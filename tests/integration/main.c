@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 		{ "leader", leader_suite },
 		{ "workers", workers_suite },
 		{ "watch", watch_suite },
+		{ "observability", observability_suite },
 		{ "install", install_suite },
 		{ "image", image_suite },
 		{ "rollout", rollout_suite },

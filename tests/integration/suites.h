@@ -16,5 +16,6 @@ Suite *stores_suite(void);
 Suite *leader_suite(void);
 Suite *workers_suite(void);
 Suite *watch_suite(void);
+Suite *observability_suite(void);
 
 #endif
