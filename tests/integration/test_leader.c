@@ -4,7 +4,8 @@
  * SIGTERM ends the leader in under 10 s with the Lease released, even
  * with a job in flight, and the standby takes over at its next retry;
  * kill -9 hands over once the lease runs out, and a workload is
- * restarted once per data change across the handover.
+ * restarted once per data change across the handover; a leader that
+ * cannot renew stops all work by the renew deadline.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -255,6 +256,50 @@ START_TEST(killed_leader_hands_over_within_the_lease_and_restarts_once)
 }
 END_TEST
 
+START_TEST(leader_that_cannot_renew_stops_everything)
+{
+	char *ns = ns_new("leader-lost");
+	struct manager a;
+	int status = 0;
+
+	store_setup(ns, &pam, KEY);
+	replica(&a, ns);
+	char *ida = identity_of(&a);
+	wait_holder(ns, ida, 5000);
+	msec_apply(ns, "db", "db-k8s", "1h", "password", V_USER, "Password");
+	wait_ready(ns, "msec", "db", "True/Synced", 10000);
+	pid_t workers[4];
+	ck_assert_int_eq(worker_pids(&a, workers, 4), 1);
+
+	/* another holder writes the Lease: renewals fail from now on */
+	int64_t t0 = now_ms();
+	ck_assert_int_eq(sh("kubectl -n %s patch lease " LEASE " --type=merge -p "
+	    "'{\"spec\":{\"holderIdentity\":\"someone-else\",\"renewTime\":"
+	    "\"2030-01-01T00:00:00.000000Z\"}}' >/dev/null", ns), 0);
+	while (waitpid(a.pid, &status, WNOHANG) == 0) {
+		ck_assert_msg(now_ms() - t0 < 10000 + 2 * RETRY_MS + 3000,
+		    "still running after the renew deadline");
+		sleep_ms(50);
+	}
+	int64_t took = now_ms() - t0;
+	a.pid = 0;
+	fprintf(stderr, "leader stopped %lld ms after its lease was taken (deadline 10 s)\n",
+	    (long long)took);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	ck_assert_int_eq(log_count(&a, "lease", "stopping", NULL), 1);
+	ck_assert_int_eq(log_count(&a, "cause=\"lease lost\"", NULL), 1);
+	ck_assert_msg(kill(workers[0], 0) != 0, "a worker outlived its lost lease");
+	/* and it did not hand back a lease that was not its own */
+	char *h = lease_holder(ns, LEASE);
+	ck_assert_str_eq(h, "someone-else");
+	check_logs(&a);
+	free(h);
+	free(ida);
+	ns_delete(ns);
+	free(ns);
+}
+END_TEST
+
 Suite *leader_suite(void)
 {
 	Suite *s = suite_create("leader");
@@ -264,6 +309,7 @@ Suite *leader_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, follower_writes_nothing_and_sigterm_hands_over);
 	tcase_add_test(tc, killed_leader_hands_over_within_the_lease_and_restarts_once);
+	tcase_add_test(tc, leader_that_cannot_renew_stops_everything);
 	suite_add_tcase(s, tc);
 	return s;
 }
