@@ -626,20 +626,24 @@ void reconcile_result(struct result_msg *rm)
 	char err[128], key[520];
 
 	err[0] = '\0';
+	/* A worker being killed may still deliver its job's result: that is
+	 * work done, and taking it saves running the job again. */
+	bool dying = w->state == W_DYING;
 	if (proto_decode_result(rm->buf, rm->len, &r, err, sizeof(err)) != 0 ||
-	    w->state != W_BUSY || r.id != w->job_id) {
-		if (w->state == W_DYING)
-			return;   /* being replaced already; its job is re-run */
-		log_kv(LOG_WARN, "unexpected message from a worker, restarting it",
-		    "error", err[0] ? err : "no job outstanding", NULL);
-		pool_kill_slot(rm->slot, "protocol");
+	    (w->state != W_BUSY && !dying) || w->job_key == NULL || r.id != w->job_id) {
+		if (!dying) {
+			log_kv(LOG_WARN, "unexpected message from a worker, restarting it",
+			    "error", err[0] ? err : "no job outstanding", NULL);
+			pool_kill_slot(rm->slot, "protocol");
+		}
 		proto_result_free(&r);
 		return;
 	}
 	snprintf(key, sizeof(key), "%s", w->job_key);
 	free(w->job_key);
 	w->job_key = NULL;
-	w->state = W_IDLE;
+	if (!dying)
+		w->state = W_IDLE;
 	w->finished_one = true;
 	w->crashes = 0;
 	char labels[32], ms[24];

@@ -127,7 +127,7 @@ struct sup {
 	struct options opt;
 	struct kube_creds creds;
 	volatile int stop;
-	bool leader;
+	_Atomic bool leader;        /* read by every thread, set by the election */
 	int informers_synced;      /* count of informers past their first list */
 	int informers_total;
 	_Atomic int64_t last_loop_ms;  /* for /healthz */

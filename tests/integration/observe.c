@@ -114,21 +114,21 @@ int log_count(const struct manager *m, ...)
 	return n;
 }
 
-void msec_quiesce(void)
+void pam_objects_quiesce(void)
 {
-	sh("kubectl delete msec --all -A --wait=false >/dev/null 2>&1");
+	sh("kubectl delete msec,mstore --all -A --wait=false >/dev/null 2>&1");
 	sh("kubectl get msec -A -o jsonpath='{range .items[*]}{.metadata.namespace} "
 	    "{.metadata.name}{\"\\n\"}{end}' | while read ns n; do [ -n \"$n\" ] && "
 	    "kubectl -n \"$ns\" patch msec \"$n\" --type=merge "
 	    "-p '{\"metadata\":{\"finalizers\":null}}' >/dev/null 2>&1; done");
 	for (int64_t t0 = now_ms(); now_ms() - t0 < 30000; sleep_ms(200)) {
-		char *n = sh_out("kubectl get msec -A --no-headers 2>/dev/null | wc -l");
+		char *n = sh_out("kubectl get msec,mstore -A --no-headers 2>/dev/null | wc -l");
 		bool none = atoi(n) == 0;
 		free(n);
 		if (none)
 			return;
 	}
-	ck_abort_msg("MonoSecrets are still there after 30 s");
+	ck_abort_msg("MonoSecrets or MonoStores are still there after 30 s");
 }
 
 void deployment_reloading(const char *ns, const char *name, const char *secret)

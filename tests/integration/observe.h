@@ -40,9 +40,9 @@ void msec_apply(const char *ns, const char *name, const char *target, const char
 /* pamsim_total - API requests pamsim has received (counted on arrival,
  * before any latency fault holds the answer). */
 long pamsim_total(struct pamsim *p);
-/* msec_quiesce - delete every MonoSecret in the cluster, stripping
- * finalizers no operator is left to remove, so that a suite that counts
- * starts from nothing. */
-void msec_quiesce(void);
+/* pam_objects_quiesce - delete every MonoSecret and MonoStore in the
+ * cluster, stripping finalizers no operator is left to remove, so that a
+ * suite that counts starts from nothing. */
+void pam_objects_quiesce(void);
 
 #endif

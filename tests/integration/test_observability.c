@@ -41,7 +41,7 @@ static void setup(void)
 	char *v = vaults(PW1);
 
 	/* counts below are cluster-wide: start from no MonoSecret at all */
-	msec_quiesce();
+	pam_objects_quiesce();
 	pamsim_start(&pam, v, KEY);
 	free(v);
 }
