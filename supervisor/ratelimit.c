@@ -35,7 +35,9 @@ static int64_t wait_for(const struct ratelimit *r, double need)
 	return whole < ms ? whole + 1 : whole;   /* round up: never early */
 }
 
-int64_t rl_reserve(struct ratelimit *r, double n, int64_t now)
+/* op - take n tokens (returning the wait before they may be used), or
+ * only say how long until n are there (at most a full bucket). */
+static int64_t op(struct ratelimit *r, double n, int64_t now, bool take)
 {
 	int64_t ms;
 
@@ -43,21 +45,19 @@ int64_t rl_reserve(struct ratelimit *r, double n, int64_t now)
 		return 0;
 	pthread_mutex_lock(&r->mu);
 	refill(r, now);
-	r->tokens -= n;
-	ms = wait_for(r, 0);
+	if (take)
+		r->tokens -= n;
+	ms = wait_for(r, take ? 0 : n > r->burst ? r->burst : n);
 	pthread_mutex_unlock(&r->mu);
 	return ms;
 }
 
+int64_t rl_reserve(struct ratelimit *r, double n, int64_t now)
+{
+	return op(r, n, now, true);
+}
+
 int64_t rl_ready_in(struct ratelimit *r, double n, int64_t now)
 {
-	int64_t ms;
-
-	if (r->qps <= 0)
-		return 0;
-	pthread_mutex_lock(&r->mu);
-	refill(r, now);
-	ms = wait_for(r, n > r->burst ? r->burst : n);
-	pthread_mutex_unlock(&r->mu);
-	return ms;
+	return op(r, n, now, false);
 }

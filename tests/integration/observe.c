@@ -169,3 +169,18 @@ long pamsim_total(struct pamsim *p)
 	free(out);
 	return n;
 }
+
+char *vaults_json(const char *text_id, const char *text, const char *user_id, const char *pw)
+{
+	char *s = NULL, *t = NULL;
+
+	if (text_id && asprintf(&t, "{\"id\":\"%s\",\"type\":\"SecretText\",\"properties\":"
+	    "{\"SecretText\":\"%s\"}},", text_id, text) < 0)
+		abort();
+	if (asprintf(&s, "{\"vaults\":[%s{\"id\":\"%s\",\"type\":\"UserNamePassword\","
+	    "\"properties\":{\"UserName\":\"app\",\"Password\":\"%s\"}}]}", t ? t : "",
+	    user_id, pw) < 0)
+		abort();
+	free(t);
+	return s;
+}

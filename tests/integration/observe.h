@@ -37,6 +37,10 @@ long generation_of(const char *ns, const char *name);
  * from property prop of vault, refreshed every refresh. */
 void msec_apply(const char *ns, const char *name, const char *target, const char *refresh,
     const char *key, const char *vault, const char *prop);
+/* vaults_json - a pamsim vault file: a SecretText item text_id holding
+ * text (left out if text_id is NULL) and a UserNamePassword item user_id
+ * with user "app" and password pw. */
+char *vaults_json(const char *text_id, const char *text, const char *user_id, const char *pw);
 /* pamsim_total - API requests pamsim has received (counted on arrival,
  * before any latency fault holds the answer). */
 long pamsim_total(struct pamsim *p);

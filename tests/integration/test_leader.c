@@ -30,12 +30,7 @@ static struct pamsim pam;
 
 static char *vaults(const char *pw)
 {
-	char *s = NULL;
-
-	if (asprintf(&s, "{\"vaults\":[{\"id\":\"" V_USER "\",\"type\":\"UserNamePassword\","
-	    "\"properties\":{\"UserName\":\"app\",\"Password\":\"%s\"}}]}", pw) < 0)
-		abort();
-	return s;
+	return vaults_json(NULL, NULL, V_USER, pw);
 }
 
 static void setup(void)

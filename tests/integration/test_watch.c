@@ -26,9 +26,10 @@ static struct pamsim pam;
 
 static void setup(void)
 {
-	pamsim_start(&pam, "{\"vaults\":[{\"id\":\"" V_A "\",\"type\":\"UserNamePassword\","
-	    "\"properties\":{\"UserName\":\"app\",\"Password\":\"" PW "\"}},{\"id\":\"" V_B "\","
-	    "\"type\":\"SecretText\",\"properties\":{\"SecretText\":\"" TEXT "\"}}]}", KEY);
+	char *v = vaults_json(V_B, TEXT, V_A, PW);
+
+	pamsim_start(&pam, v, KEY);
+	free(v);
 }
 
 static void teardown(void)
