@@ -55,13 +55,14 @@ struct informer {
 	bool told_forbidden;           /* the 403 explanation was logged */
 };
 
-/* cache_gauge - how many objects this informer knows, for /metrics. */
-static void cache_gauge(const struct informer *inf)
+/* cache_count - objects this informer gained (+1) or lost (-1), for
+ * /metrics; with --namespaces several informers add up per resource. */
+static void cache_count(const struct informer *inf, double d)
 {
 	char labels[64];
 
 	snprintf(labels, sizeof(labels), "resource=\"%s\"", inf->name);
-	metrics_set("pamop_cache_objects", labels, (double)inf->seen.n);
+	metrics_inc("pamop_cache_objects", labels, d);
 }
 
 static void apply(struct informer *inf, const char *type, const cJSON *obj)
@@ -78,11 +79,13 @@ static void apply(struct informer *inf, const char *type, const cJSON *obj)
 	snprintf(key, sizeof(key), "%s/%s",
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace")),
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name")));
+	bool had = hmap_get(&inf->seen, key) != NULL;
 	if (del)
 		hmap_del(&inf->seen, key);
 	else
 		hmap_put(&inf->seen, key, (void *)1);
-	cache_gauge(inf);
+	if (had != !del)
+		cache_count(inf, del ? -1 : 1);
 	pthread_mutex_lock(&S.mu);
 	if (inf->kind)
 		(del ? inf->def->wl_del : inf->def->wl_upsert)(inf->kind, obj);
@@ -112,8 +115,7 @@ static void forget_missing(struct informer *inf, struct hmap *now)
 		cJSON_Delete(fake);
 	}
 	hmap_free(&inf->seen);
-	inf->seen = *now;
-	cache_gauge(inf);
+	inf->seen = *now;   /* the same keys: each listed one was applied */
 }
 
 /* list - every page; 0 on success with inf->rv set to the list's version. */
@@ -210,6 +212,7 @@ static void *run(void *arg)
 	bool need_list = true;
 
 	skube_init(&inf->kube, true, false);
+	cache_count(inf, 0);   /* the series exists from the start */
 	while (!S.stop) {
 		if (need_list) {
 			if (list(inf) != 0) {

@@ -21,7 +21,9 @@
 #define KEY "5a6b7c8d-1111-2222-3333-444455556666"
 #define PW1 "pw-Lx42-first"
 #define PW2 "pw-Lx42-second"
-#define LEASE "pamop-leader"
+/* the Lease deploy/'s Role lets the operator's ServiceAccount use */
+#define LEASE_NS "pam-operator-system"
+#define LEASE "pam-operator-leader"
 
 #define LEASE_MS 15000
 #define RETRY_MS 2000
@@ -49,13 +51,16 @@ static void teardown(void)
 	assert_file_lacks(pam.log, secrets);
 }
 
-static void replica(struct manager *m, const char *ns)
+static void replica(struct manager *m)
 {
-	char args[512];
+	manager_start(m, "--workers=1 --leader-elect=true "
+	    "--leader-election-namespace=" LEASE_NS " --leader-election-id=" LEASE);
+}
 
-	snprintf(args, sizeof(args), "--workers=1 --leader-elect=true "
-	    "--leader-election-namespace=%s --leader-election-id=" LEASE, ns);
-	manager_start(m, args);
+/* lease_reset - no Lease left by an earlier test's replicas. */
+static void lease_reset(void)
+{
+	sh("kubectl -n " LEASE_NS " delete lease " LEASE " --ignore-not-found >/dev/null 2>&1");
 }
 
 /* identity_of - the identity a replica logged at start. */
@@ -65,9 +70,9 @@ static char *identity_of(const struct manager *m)
 	    "sed 's/.*identity=//'", m->log);
 }
 
-static void wait_holder(const char *ns, const char *want, int timeout_ms)
+static void wait_holder(const char *want, int timeout_ms)
 {
-	wait_jp(ns, "lease", LEASE, "{.spec.holderIdentity}", want, timeout_ms);
+	wait_jp(LEASE_NS, "lease", LEASE, "{.spec.holderIdentity}", want, timeout_ms);
 }
 
 static void set_password(const char *pw)
@@ -131,10 +136,11 @@ START_TEST(follower_writes_nothing_and_sigterm_hands_over)
 	int64_t t0, exit_ms, handover_ms;
 
 	store_setup(ns, &pam, KEY);
-	replica(&a, ns);
+	lease_reset();
+	replica(&a);
 	char *ida = identity_of(&a);
-	wait_holder(ns, ida, 5000);
-	replica(&b, ns);
+	wait_holder(ida, 5000);
+	replica(&b);
 	char *idb = identity_of(&b);
 	ck_assert_str_ne(ida, idb);
 
@@ -168,7 +174,7 @@ START_TEST(follower_writes_nothing_and_sigterm_hands_over)
 	fprintf(stderr, "leader exited %lld ms after SIGTERM with a job in flight\n",
 	    (long long)exit_ms);
 	ck_assert_msg(exit_ms < 10000, "SIGTERM took %lld ms", (long long)exit_ms);
-	char *h = lease_holder(ns, LEASE);
+	char *h = lease_holder(LEASE_NS, LEASE);
 	ck_assert_msg(strcmp(h, ida) != 0, "the Lease still names the old leader");
 	ck_assert_int_eq(log_count(&a, "released the leader lease", NULL), 1);
 	sh("curl -sf -X POST http://127.0.0.1:%d/fault/clear >/dev/null", pam.admin_port);
@@ -178,7 +184,7 @@ START_TEST(follower_writes_nothing_and_sigterm_hands_over)
 	fprintf(stderr, "standby leads %lld ms after SIGTERM (exit %lld ms + its retry)\n",
 	    (long long)handover_ms, (long long)exit_ms);
 	ck_assert(handover_ms <= exit_ms + RETRY_MS + 1000);
-	wait_holder(ns, idb, 1000);
+	wait_holder(idb, 1000);
 
 	wait_secret(ns, PW2, 15000);
 	wait_ready(ns, "msec", "db", "True/Synced", 5000);
@@ -201,10 +207,11 @@ START_TEST(killed_leader_hands_over_within_the_lease_and_restarts_once)
 
 	set_password(PW1);
 	store_setup(ns, &pam, KEY);
-	replica(&a, ns);
+	lease_reset();
+	replica(&a);
 	char *ida = identity_of(&a);
-	wait_holder(ns, ida, 5000);
-	replica(&b, ns);
+	wait_holder(ida, 5000);
+	replica(&b);
 
 	deployment_reloading(ns, "web", "db-k8s");
 	msec_apply(ns, "db", "db-k8s", "3s", "password", V_USER, "Password");
@@ -258,9 +265,10 @@ START_TEST(leader_that_cannot_renew_stops_everything)
 	int status = 0;
 
 	store_setup(ns, &pam, KEY);
-	replica(&a, ns);
+	lease_reset();
+	replica(&a);
 	char *ida = identity_of(&a);
-	wait_holder(ns, ida, 5000);
+	wait_holder(ida, 5000);
 	msec_apply(ns, "db", "db-k8s", "1h", "password", V_USER, "Password");
 	wait_ready(ns, "msec", "db", "True/Synced", 10000);
 	pid_t workers[4];
@@ -268,9 +276,9 @@ START_TEST(leader_that_cannot_renew_stops_everything)
 
 	/* another holder writes the Lease: renewals fail from now on */
 	int64_t t0 = now_ms();
-	ck_assert_int_eq(sh("kubectl -n %s patch lease " LEASE " --type=merge -p "
+	ck_assert_int_eq(sh("kubectl -n " LEASE_NS " patch lease " LEASE " --type=merge -p "
 	    "'{\"spec\":{\"holderIdentity\":\"someone-else\",\"renewTime\":"
-	    "\"2030-01-01T00:00:00.000000Z\"}}' >/dev/null", ns), 0);
+	    "\"2030-01-01T00:00:00.000000Z\"}}' >/dev/null"), 0);
 	while (waitpid(a.pid, &status, WNOHANG) == 0) {
 		ck_assert_msg(now_ms() - t0 < 10000 + 2 * RETRY_MS + 3000,
 		    "still running after the renew deadline");
@@ -285,9 +293,10 @@ START_TEST(leader_that_cannot_renew_stops_everything)
 	ck_assert_int_eq(log_count(&a, "cause=\"lease lost\"", NULL), 1);
 	ck_assert_msg(kill(workers[0], 0) != 0, "a worker outlived its lost lease");
 	/* and it did not hand back a lease that was not its own */
-	char *h = lease_holder(ns, LEASE);
+	char *h = lease_holder(LEASE_NS, LEASE);
 	ck_assert_str_eq(h, "someone-else");
 	check_logs(&a);
+	lease_reset();
 	free(h);
 	free(ida);
 	ns_delete(ns);

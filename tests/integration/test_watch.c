@@ -177,30 +177,19 @@ static void kubeconfig_for(const char *path, const char *token_file)
 	    "jsonpath='{.clusters[0].cluster.server}')\" > %s", path, path, token_file, path), 0);
 }
 
-/* rbac - the seed's service account and ClusterRole, bound to it. */
-static void rbac(const char *ns, const char *role)
+/* rbac - a service account with the operator's ClusterRole from deploy/,
+ * and two Secrets to bind its tokens to. */
+static void rbac(const char *ns, const char *binding)
 {
 	ck_assert_int_eq(kubectl_apply(
 	    "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: pam-operator, namespace: %s}\n"
-	    "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
-	    "metadata: {name: %s}\nrules:\n"
-	    "- {apiGroups: [pam.monofor.com], resources: [monosecrets], verbs: [get, list, watch, "
-	    "create, update, patch, delete]}\n"
-	    "- {apiGroups: [pam.monofor.com], resources: [monosecrets/status], verbs: [get, update, "
-	    "patch]}\n"
-	    "- {apiGroups: [pam.monofor.com], resources: [monosecrets/finalizers], verbs: [update]}\n"
-	    "- {apiGroups: [pam.monofor.com], resources: [monostores], verbs: [get, list, watch]}\n"
-	    "- {apiGroups: [\"\"], resources: [secrets], verbs: [get, list, watch, create, update, "
-	    "patch, delete]}\n"
-	    "- {apiGroups: [\"\"], resources: [events], verbs: [create, patch]}\n"
-	    "- {apiGroups: [apps], resources: [deployments, daemonsets, statefulsets], "
-	    "verbs: [get, list, patch]}\n"
 	    "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
 	    "metadata: {name: %s}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, "
-	    "name: %s}\nsubjects: [{kind: ServiceAccount, name: pam-operator, namespace: %s}]\n"
+	    "name: pam-operator-manager-role}\n"
+	    "subjects: [{kind: ServiceAccount, name: pam-operator, namespace: %s}]\n"
 	    "---\napiVersion: v1\nkind: Secret\nmetadata: {name: bind-1, namespace: %s}\n"
 	    "---\napiVersion: v1\nkind: Secret\nmetadata: {name: bind-2, namespace: %s}\n",
-	    ns, role, role, role, ns, ns, ns), 0);
+	    ns, binding, ns, ns, ns), 0);
 }
 
 /* token_bound - a token for the service account that dies with Secret obj. */
@@ -214,7 +203,7 @@ static int status_with_token(const char *token)
 {
 	char *out = sh_out("curl -s -o /dev/null -w '%%{http_code}' --cacert %s/tok.kubeconfig.ca "
 	    "-H 'Authorization: Bearer %s' \"$(kubectl config view --minify -o "
-	    "jsonpath='{.clusters[0].cluster.server}')/apis\"", getenv("PAMOP_TEST_LOGS"), token);
+	    "jsonpath='{.clusters[0].cluster.server}')/apis\"", logs_dir(), token);
 	int code = atoi(out);
 
 	free(out);
@@ -225,7 +214,7 @@ START_TEST(rotated_token_is_used_after_the_old_one_is_refused)
 {
 	char *ns = ns_new("watch-token");
 	char role[64], kc[300], tf[300], tmp[320];
-	const char *logs = getenv("PAMOP_TEST_LOGS");
+	const char *logs = logs_dir();
 	struct manager m;
 
 	snprintf(role, sizeof(role), "pamop-test-%s", ns);
@@ -274,7 +263,7 @@ START_TEST(rotated_token_is_used_after_the_old_one_is_refused)
 	manager_stop(&m);
 	const char *const secrets[] = { KEY, PW, TEXT, t1, t2, NULL };
 	assert_file_lacks(m.log, secrets);
-	sh("kubectl delete clusterrolebinding,clusterrole %s >/dev/null 2>&1", role);
+	sh("kubectl delete clusterrolebinding %s >/dev/null 2>&1", role);
 	unlink(tf);
 	free(t1);
 	free(t2);

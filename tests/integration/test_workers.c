@@ -187,7 +187,7 @@ START_TEST(crashing_worker_backs_off_and_is_not_ready)
 	struct manager m;
 
 	/* a "worker" that exits at once, every time */
-	manager_launch(&m, "--workers=1 --worker-path=/bin/false");
+	manager_spawn(&m, "--workers=1 --worker-path=/bin/false");
 	int64_t t0 = now_ms();
 	while (http_status(m.health_port, "/healthz") != 200) {
 		ck_assert(now_ms() - t0 < 10000);
