@@ -324,7 +324,6 @@ void pool_check_deadlines(int64_t now)
 			log_kv(LOG_WARN, "job past its deadline, killing the worker", "kind",
 			    sup_key_kind(w->job_key), "object", w->job_key + 2, NULL);
 			pool_kill(w, "deadline");
-			w->job_start = INT64_MAX / 2;   /* killed once; reaping follows */
 		}
 		if (w->state == W_STARTING && now - w->started > STARTUP_MS && w->pid > 0) {
 			log_kv(LOG_WARN, "worker did not connect in time, killing it", NULL);
