@@ -52,7 +52,7 @@ static void usage(const char *argv0)
 	    "  --worker-path FILE             pam-worker executable (default: beside manager)\n"
 	    "  --worker-sandbox on|debug|off  worker sandbox mode (default on)\n"
 	    "  --job-timeout DURATION         kill a worker whose job runs longer (default 60s)\n"
-	    "  --kube-api-qps N               API requests per second, all clients (default 20; 0: no limit)\n"
+	    "  --kube-api-qps N               API requests/s, all clients (default 20; 0: no limit)\n"
 	    "  --kube-api-burst N             requests allowed at once above the rate (default 30)\n"
 	    "  --allow-cross-namespace-keys   let a MonoStore use an access key in another namespace\n"
 	    "  --namespaces NS[,NS...]        watch only these namespaces (default: all)\n"
