@@ -262,10 +262,11 @@ static void *run(void *arg)
 		char cs[16];
 		snprintf(cs, sizeof(cs), "%ld", code);
 		if (code == 403 && !inf->told_forbidden) {
-			/* RBAC allows list but not watch: the cache still follows,
+			/* RBAC allows list but not watch (or an API server just
+			 * started has not loaded RBAC yet): the cache still follows,
 			 * one list per backoff period; say so once, not each time. */
-			log_kv(LOG_WARN, "watch forbidden; the cache is refreshed by listing "
-			    "instead (grant the watch verb to follow changes at once)",
+			log_kv(LOG_WARN, "watch refused (403); while it is, the cache is refreshed "
+			    "by listing again (grant the watch verb to follow changes at once)",
 			    "resource", inf->name, "code", cs, NULL);
 			inf->told_forbidden = true;
 		} else {

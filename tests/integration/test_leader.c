@@ -75,6 +75,20 @@ static void wait_holder(const char *want, int timeout_ms)
 	wait_jp(LEASE_NS, "lease", LEASE, "{.spec.holderIdentity}", want, timeout_ms);
 }
 
+/* first_leader - a MonoStore in ns, no Lease, then replica a, which
+ * takes it; returns a's identity. */
+static char *first_leader(const char *ns, struct manager *a)
+{
+	char *id;
+
+	store_setup(ns, &pam, KEY);
+	lease_reset();
+	replica(a);
+	id = identity_of(a);
+	wait_holder(id, 5000);
+	return id;
+}
+
 static void set_password(const char *pw)
 {
 	char *v = vaults(pw);
@@ -135,11 +149,7 @@ START_TEST(follower_writes_nothing_and_sigterm_hands_over)
 	struct manager a, b;
 	int64_t t0, exit_ms, handover_ms;
 
-	store_setup(ns, &pam, KEY);
-	lease_reset();
-	replica(&a);
-	char *ida = identity_of(&a);
-	wait_holder(ida, 5000);
+	char *ida = first_leader(ns, &a);
 	replica(&b);
 	char *idb = identity_of(&b);
 	ck_assert_str_ne(ida, idb);
@@ -206,11 +216,7 @@ START_TEST(killed_leader_hands_over_within_the_lease_and_restarts_once)
 	struct manager a, b;
 
 	set_password(PW1);
-	store_setup(ns, &pam, KEY);
-	lease_reset();
-	replica(&a);
-	char *ida = identity_of(&a);
-	wait_holder(ida, 5000);
+	char *ida = first_leader(ns, &a);
 	replica(&b);
 
 	deployment_reloading(ns, "web", "db-k8s");
@@ -264,11 +270,7 @@ START_TEST(leader_that_cannot_renew_stops_everything)
 	struct manager a;
 	int status = 0;
 
-	store_setup(ns, &pam, KEY);
-	lease_reset();
-	replica(&a);
-	char *ida = identity_of(&a);
-	wait_holder(ida, 5000);
+	char *ida = first_leader(ns, &a);
 	msec_apply(ns, "db", "db-k8s", "1h", "password", V_USER, "Password");
 	wait_ready(ns, "msec", "db", "True/Synced", 10000);
 	pid_t workers[4];
