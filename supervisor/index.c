@@ -132,11 +132,11 @@ static void parse_spec(struct msec *m, const cJSON *spec)
 	spec_msec_free(&s);
 }
 
-/* resume_schedule - a MonoSecret first seen with a good sync of its
+/* index_msec_resume - a MonoSecret first seen with a good sync of its
  * current generation in status (a restart of the operator, a new
  * leader) needs no PAM request now: its Secret is checked against the
  * data hash, and PAM is asked when refreshTime + refreshInterval comes. */
-static void resume_schedule(struct msec *m)
+void index_msec_resume(struct msec *m)
 {
 	time_t last;
 	int64_t due;
@@ -205,7 +205,7 @@ void index_msec_upsert(const cJSON *obj)
 	if (queue_it)
 		sup_enqueue_msec(m->ns, m->name, 0);
 	if (fresh)
-		resume_schedule(m);
+		index_msec_resume(m);
 }
 
 void index_msec_delete(const cJSON *obj)

@@ -162,7 +162,7 @@ out:
 	return ok;
 }
 
-/* became_leader - start leading: everything known runs once under us. */
+/* became_leader - start leading: everything known is looked at once. */
 static void became_leader(void)
 {
 	log_kv(LOG_INFO, "became leader", "kind", "Lease", "object", where, "identity",
@@ -170,8 +170,12 @@ static void became_leader(void)
 	pthread_mutex_lock(&S.mu);
 	S.leader = true;
 	for (struct hmap_iter i = { 0 }; hmap_next(&S.msecs, &i);) {
+		/* Each Secret is checked against its data hash; PAM is asked
+		 * only where status shows no good sync of the current spec, or
+		 * when the refresh the old leader scheduled comes due. */
 		struct msec *m = i.val;
-		sup_enqueue_msec(m->ns, m->name, 0);
+		index_msec_resume(m);
+		sup_enqueue_msec_verify(m->ns, m->name);
 	}
 	for (struct hmap_iter i = { 0 }; hmap_next(&S.stores, &i);) {
 		struct mstore *s = i.val;

@@ -183,6 +183,9 @@ int informers_start(void);
 struct cJSON;
 void index_msec_upsert(const struct cJSON *obj);
 void index_msec_delete(const struct cJSON *obj);
+/* index_msec_resume - schedule from status alone: the next PAM request when
+ * refreshTime + refreshInterval comes, if status shows a good sync. */
+void index_msec_resume(struct msec *m);
 void index_store_upsert(const struct cJSON *obj);
 void index_store_delete(const struct cJSON *obj);
 void index_secret_upsert(const struct cJSON *obj);

@@ -150,14 +150,15 @@ long generation_of(const char *ns, const char *name)
 	return v;
 }
 
-void msec_apply(const char *ns, const char *name, const char *target, const char *refresh,
+void msec_one(const char *ns, const char *name, const char *target, const char *refresh,
     const char *key, const char *vault, const char *prop)
 {
-	ck_assert_int_eq(kubectl_apply(
-	    "apiVersion: pam.monofor.com/v1alpha1\nkind: MonoSecret\nmetadata: {name: %s, "
-	    "namespace: %s}\nspec:\n  monoStoreRef: {name: pam}\n  target: {name: %s}\n"
-	    "  refreshInterval: \"%s\"\n  data:\n    - secretKey: %s\n      remoteRef: "
-	    "{vaultID: \"%s\", property: %s}\n", name, ns, target, refresh, key, vault, prop), 0);
+	char spec[600];
+
+	snprintf(spec, sizeof(spec), "  target: {name: %s}\n  refreshInterval: \"%s\"\n"
+	    "  data:\n    - secretKey: %s\n      remoteRef: {vaultID: \"%s\", property: %s}\n",
+	    target, refresh, key, vault, prop);
+	ck_assert_int_eq(msec_apply(ns, name, spec), 0);
 }
 
 long pamsim_total(struct pamsim *p)

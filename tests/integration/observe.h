@@ -33,9 +33,9 @@ int log_count(const struct manager *m, ...) __attribute__((sentinel));
 void deployment_reloading(const char *ns, const char *name, const char *secret);
 /* generation_of - metadata.generation of a Deployment. */
 long generation_of(const char *ns, const char *name);
-/* msec_apply - a MonoSecret name -> Secret target with one key, key,
+/* msec_one - a MonoSecret name -> Secret target with one key, key,
  * from property prop of vault, refreshed every refresh. */
-void msec_apply(const char *ns, const char *name, const char *target, const char *refresh,
+void msec_one(const char *ns, const char *name, const char *target, const char *refresh,
     const char *key, const char *vault, const char *prop);
 /* vaults_json - a pamsim vault file: a SecretText item text_id holding
  * text (left out if text_id is NULL) and a UserNamePassword item user_id

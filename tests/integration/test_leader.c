@@ -155,7 +155,7 @@ START_TEST(follower_writes_nothing_and_sigterm_hands_over)
 	ck_assert_str_ne(ida, idb);
 
 	deployment_reloading(ns, "web", "db-k8s");
-	msec_apply(ns, "db", "db-k8s", "1h", "password", V_USER, "Password");
+	msec_one(ns, "db", "db-k8s", "1h", "password", V_USER, "Password");
 	wait_ready(ns, "msec", "db", "True/Synced", 10000);
 	ck_assert(secret_is(ns, PW1));
 	long g0 = generation_of(ns, "web");
@@ -220,7 +220,7 @@ START_TEST(killed_leader_hands_over_within_the_lease_and_restarts_once)
 	replica(&b);
 
 	deployment_reloading(ns, "web", "db-k8s");
-	msec_apply(ns, "db", "db-k8s", "3s", "password", V_USER, "Password");
+	msec_one(ns, "db", "db-k8s", "3s", "password", V_USER, "Password");
 	wait_ready(ns, "msec", "db", "True/Synced", 10000);
 	wait_secret(ns, PW1, 1000);
 	long g0 = generation_of(ns, "web");
@@ -271,7 +271,7 @@ START_TEST(leader_that_cannot_renew_stops_everything)
 	int status = 0;
 
 	char *ida = first_leader(ns, &a);
-	msec_apply(ns, "db", "db-k8s", "1h", "password", V_USER, "Password");
+	msec_one(ns, "db", "db-k8s", "1h", "password", V_USER, "Password");
 	wait_ready(ns, "msec", "db", "True/Synced", 10000);
 	pid_t workers[4];
 	ck_assert_int_eq(worker_pids(&a, workers, 4), 1);

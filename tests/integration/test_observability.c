@@ -98,8 +98,8 @@ START_TEST(metrics_after_a_known_sequence)
 	long g0 = generation_of(ns, "web");
 
 	/* two good MonoSecrets, one whose store does not exist */
-	msec_apply(ns, "text", "text-k8s", "1h", "text", V_TEXT, "SecretText");
-	msec_apply(ns, "user", "user-k8s", "1h", "password", V_USER, "Password");
+	msec_one(ns, "text", "text-k8s", "1h", "text", V_TEXT, "SecretText");
+	msec_one(ns, "user", "user-k8s", "1h", "password", V_USER, "Password");
 	ck_assert_int_eq(kubectl_apply("apiVersion: pam.monofor.com/v1alpha1\nkind: MonoSecret\n"
 	    "metadata: {name: bad, namespace: %s}\nspec:\n  monoStoreRef: {name: nostore}\n"
 	    "  target: {name: bad-k8s}\n  data:\n    - secretKey: x\n      remoteRef: {vaultID: "
@@ -118,7 +118,7 @@ START_TEST(metrics_after_a_known_sequence)
 	wait_ready(ns, "msec", "user", "True/Synced", 5000);
 
 	/* a vault PAM does not know: 404s with retries, then it is deleted */
-	msec_apply(ns, "gone", "gone-k8s", "1h", "x", V_GONE, "Password");
+	msec_one(ns, "gone", "gone-k8s", "1h", "x", V_GONE, "Password");
 	wait_ready(ns, "msec", "gone", "False/VaultNotFound", 10000);
 	ck_assert_int_eq(sh("kubectl -n %s delete msec gone >/dev/null", ns), 0);
 	sleep_ms(1000);   /* the last results are in */
@@ -182,7 +182,7 @@ START_TEST(json_logs_are_one_object_per_line)
 
 	manager_start(&m, "--workers=1 --log-format=json");
 	store_setup(ns, &pam, KEY);
-	msec_apply(ns, "text", "text-k8s", "1h", "text", V_TEXT, "SecretText");
+	msec_one(ns, "text", "text-k8s", "1h", "text", V_TEXT, "SecretText");
 	wait_ready(ns, "msec", "text", "True/Synced", 10000);
 	manager_stop(&m);
 
@@ -225,7 +225,7 @@ START_TEST(api_rate_limit_holds)
 		char name[16], target[16];
 		snprintf(name, sizeof(name), "q-%d", i);
 		snprintf(target, sizeof(target), "q-%d-k8s", i);
-		msec_apply(ns, name, target, "1h", "text", V_TEXT, "SecretText");
+		msec_one(ns, name, target, "1h", "text", V_TEXT, "SecretText");
 	}
 	/* requests so far never exceed what the bucket allows since start,
 	 * give or take the jobs in flight, whose requests are charged when

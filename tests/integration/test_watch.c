@@ -87,7 +87,7 @@ START_TEST(apiserver_restart_loses_no_change_and_reruns_nothing_else)
 	for (int i = 0; i < NMS; i++) {
 		snprintf(name, sizeof(name), "ms-%d", i);
 		snprintf(target, sizeof(target), "s-%d", i);
-		msec_apply(ns, name, target, "1h", "password", V_A, "Password");
+		msec_one(ns, name, target, "1h", "password", V_A, "Password");
 	}
 	for (int i = 0; i < NMS; i++) {
 		snprintf(name, sizeof(name), "ms-%d", i);
@@ -106,7 +106,7 @@ START_TEST(apiserver_restart_loses_no_change_and_reruns_nothing_else)
 	ck_assert_int_eq(sh("scripts/testenv restart-apiserver >/dev/null 2>&1"), 0);
 	add_text_key(ns, "ms-1");
 	ck_assert_int_eq(sh("kubectl -n %s delete msec ms-2 --wait=false >/dev/null", ns), 0);
-	msec_apply(ns, "ms-new", "s-new", "1h", "password", V_A, "Password");
+	msec_one(ns, "ms-new", "s-new", "1h", "password", V_A, "Password");
 
 	wait_value(ns, "s-0", "text", TEXT, 30000);
 	wait_value(ns, "s-1", "text", TEXT, 30000);
@@ -239,7 +239,7 @@ START_TEST(rotated_token_is_used_after_the_old_one_is_refused)
 	snprintf(args, sizeof(args), "--workers=1 --kubeconfig=%s", kc);
 	manager_start(&m, args);
 	store_setup(ns, &pam, KEY);
-	msec_apply(ns, "db", "db-k8s", "1h", "password", V_A, "Password");
+	msec_one(ns, "db", "db-k8s", "1h", "password", V_A, "Password");
 	wait_ready(ns, "msec", "db", "True/Synced", 15000);
 
 	/* rotate: the new token goes into the file, the old one dies */
