@@ -26,6 +26,8 @@ struct kube_client {
 	void *on_request_ud;
 	int (*throttle)(void *ud);       /* called before each request (rate limit) */
 	void *throttle_ud;
+	struct curl_slist *resolve;      /* CURLOPT_RESOLVE entries or NULL; not owned
+	                                  * (the sandboxed worker cannot resolve names) */
 };
 
 struct kube_resp {

@@ -78,6 +78,7 @@ void msec_free(struct msec *m)
 	free(m->rollout); free(m->status_hash); free(m->refresh_time);
 	cond_clear(&m->ready); cond_clear(&m->roll);
 	free(m->synced_target); free(m->secret_rv);
+	free(m->test_job); free(m->test_fired);
 	free(m);
 }
 
@@ -186,6 +187,12 @@ void index_msec_upsert(const cJSON *obj)
 	m->deleting = deleting;
 	m->has_finalizer = has_fin;
 
+	if (S.opt.test_jobs) {
+		const char *tj = str(get(md, "annotations"), ANN_TEST_JOB);
+		if (tj && (m->test_job == NULL || strcmp(tj, m->test_job) != 0))
+			queue_it = true;
+		replace(&m->test_job, tj);
+	}
 	replace(&m->status_hash, str(st, "secretDataHash"));
 	replace(&m->refresh_time, str(st, "refreshTime"));
 	read_cond(st, "Ready", &m->ready);
