@@ -42,7 +42,7 @@ static bool resolve_line_ok(const char *l, size_t n)
 			return false;
 		colons += l[i] == ':';
 	}
-	return n > 4 && colons >= 2 && l[0] != ':';
+	return n > 4 && colons >= 2 && l[0] != ':' && l[0] != '-';
 }
 
 struct curl_slist *job_resolve_list(const char *lines, char *err, size_t errlen)

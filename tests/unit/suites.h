@@ -16,5 +16,7 @@ Suite *spec_suite(void);
 Suite *datamap_suite(void);
 Suite *scope_suite(void);
 Suite *rollout_suite(void);
+Suite *sandbox_suite(void);
+Suite *resolve_suite(void);
 
 #endif
