@@ -32,6 +32,7 @@ static const struct meta metas[] = {
 	{ "pamop_leader", "1 if this replica holds the leader Lease.", M_GAUGE },
 	{ "pamop_monosecrets", "MonoSecrets by Ready status.", M_GAUGE },
 	{ "pamop_ipc_rejected_connections_total", "IPC connections refused (not our worker).", M_COUNTER },
+	{ "pamop_worker_protocol_errors_total", "Malformed or unexpected messages from workers.", M_COUNTER },
 	{ "pamop_build_info", "Build version.", M_GAUGE },
 };
 

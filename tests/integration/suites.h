@@ -13,5 +13,6 @@ Suite *fields_suite(void);
 Suite *policies_suite(void);
 Suite *behaviour_suite(void);
 Suite *stores_suite(void);
+Suite *isolation_suite(void);
 
 #endif
