@@ -26,6 +26,18 @@ static const char *str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* int_of - an integer field; 0 when absent, not a number or beyond
+ * int64 (a cast of NaN or of a huge double is undefined behaviour, and
+ * any client can write such a number into an object we watch). */
+static int64_t int_of(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18))
+		return 0;
+	return (int64_t)v->valuedouble;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? util_xstrdup(s) : NULL;
@@ -65,7 +77,7 @@ static void read_cond(const cJSON *status, const char *t, struct cond *c)
 		c->reason = dup_or_null(str(it, "reason"));
 		c->message = dup_or_null(str(it, "message"));
 		c->ltt = dup_or_null(str(it, "lastTransitionTime"));
-		c->observed_gen = (int64_t)cJSON_GetNumberValue(get(it, "observedGeneration"));
+		c->observed_gen = int_of(it, "observedGeneration");
 	}
 }
 
@@ -159,7 +171,7 @@ void index_msec_upsert(const cJSON *obj)
 	char key[512];
 	struct msec *m;
 	bool fresh = false, queue_it = false;
-	int64_t gen = (int64_t)cJSON_GetNumberValue(get(md, "generation"));
+	int64_t gen = int_of(md, "generation");
 
 	key_of(md, key, sizeof(key));
 	if ((m = hmap_get(&S.msecs, key)) == NULL) {
@@ -224,7 +236,7 @@ void index_store_upsert(const cJSON *obj)
 	struct mstore *s;
 	struct store_spec sp;
 	const char *reason;
-	int64_t gen = (int64_t)cJSON_GetNumberValue(get(md, "generation"));
+	int64_t gen = int_of(md, "generation");
 	bool fresh = false;
 
 	key_of(md, key, sizeof(key));

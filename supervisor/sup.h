@@ -156,6 +156,11 @@ void sup_wake(void);
 
 /* informer.c */
 int informers_start(void);
+/* informer_feed - hand one watch-stream line (an event, or a Status) to
+ * informer number which (modulo their count: monostores, monosecrets,
+ * secrets, deployments, daemonsets, statefulsets) as if it had arrived.
+ * Returns non-zero when the watch would end. */
+int informer_feed(size_t which, char *line, size_t len);
 
 /* index.c: apply watch events (caller holds S.mu). */
 struct cJSON;

@@ -66,6 +66,9 @@ static const int allowed[] = {
 	SCMP_SYS(epoll_pwait), SCMP_SYS(uname), SCMP_SYS(sysinfo),
 };
 
+/* Argument conditions below spell out the unused second datum: clang's
+ * -Wmissing-field-initializers objects to libseccomp's short form. */
+
 /* Asked for a file: refuse softly (see the file comment). */
 static const int refused[] = {
 	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(creat),
@@ -182,7 +185,7 @@ static int inet_only(scmp_filter_ctx ctx)
 
 	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam[i]));
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam[i], 0));
 	return rc;
 }
 
@@ -220,7 +223,7 @@ static int tty_queries(scmp_filter_ctx ctx)
 
 	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req[i]));
+		    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)req[i], 0));
 	return rc;
 }
 
@@ -229,7 +232,7 @@ static int tty_queries(scmp_filter_ctx ctx)
 static int thread_names(scmp_filter_ctx ctx)
 {
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-	    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0));
 }
 
 /* debug_self_kill - debug mode: the SIGSYS handler may send SIGSYS to
@@ -237,7 +240,8 @@ static int thread_names(scmp_filter_ctx ctx)
 static int debug_self_kill(scmp_filter_ctx ctx)
 {
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()), SCMP_A2(SCMP_CMP_EQ, SIGSYS));
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0),
+	    SCMP_A2(SCMP_CMP_EQ, SIGSYS, 0));
 }
 
 static int filter(bool debug)
