@@ -155,3 +155,15 @@ bool queue_in_flight(const struct queue *q, const char *key)
 
 	return it && it->in_flight;
 }
+
+void queue_free(struct queue *q)
+{
+	for (struct hmap_iter i = { 0 }; hmap_next(&q->items, &i);) {
+		struct qitem *it = i.val;
+		free(it->key);
+		free(it);
+	}
+	hmap_free(&q->items);
+	free(q->heap);
+	memset(q, 0, sizeof(*q));
+}

@@ -41,5 +41,7 @@ int64_t queue_next_due(const struct queue *q);
 /* queue_len - keys waiting (not in flight). */
 size_t queue_len(const struct queue *q);
 bool queue_in_flight(const struct queue *q, const char *key);
+/* queue_free - release every key and the queue's own memory. */
+void queue_free(struct queue *q);
 
 #endif
