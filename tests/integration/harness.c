@@ -514,10 +514,20 @@ int64_t manager_stop(struct manager *m)
 	if (m->pid > 0) {
 		kill(m->pid, SIGTERM);
 		/* A manager restarted by a forked test is not our child: wait
-		 * for it to be gone all the same, or two would overlap. */
-		if (waitpid(m->pid, NULL, 0) < 0 && errno == ECHILD)
-			while (kill(m->pid, 0) == 0 && now_ms() - t0 < 15000)
-				sleep_ms(50);
+		 * for it to be gone all the same, or two would overlap. One
+		 * that hangs on its way out must not hang the suite. */
+		pid_t w;
+		while ((w = waitpid(m->pid, NULL, WNOHANG)) == 0 ||
+		    (w < 0 && errno == ECHILD && kill(m->pid, 0) == 0)) {
+			if (now_ms() - t0 > 30000) {
+				fprintf(stderr, "manager %d did not stop within 30 s; killed\n",
+				    (int)m->pid);
+				kill(m->pid, SIGKILL);
+				waitpid(m->pid, NULL, 0);
+				break;
+			}
+			sleep_ms(20);
+		}
 		m->pid = 0;
 	}
 	return now_ms() - t0;
