@@ -226,12 +226,12 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	struct kube_creds creds;
-	struct kube_client kube;
+	struct kube_client kube = { 0 };
 	char err[256];
-	nng_socket s;
-	CURL *pam;
-	char *ca;
-	int rv, lvl;
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	CURL *pam = NULL;
+	char *ca = NULL;
+	int rv = 1, lvl;
 
 	parse_opts(argc, argv, &o);
 	lvl = o.log_level ? log_level_parse(o.log_level) : LOG_INFO;
@@ -252,18 +252,20 @@ int main(int argc, char **argv)
 	ca = load_pam_ca(o.pam_ca);
 	if ((pam = pam_handle(ca)) == NULL || kube_client_init(&kube, &creds) != 0) {
 		log_kv(LOG_ERROR, "libcurl handle setup failed", NULL);
-		return 1;
+		goto out;
 	}
 	if ((rv = nng_pair0_open(&s)) != 0 || (rv = nng_dial(s, o.ipc, NULL, 0)) != 0) {
 		log_kv(LOG_ERROR, "cannot reach the supervisor", "error", nng_strerror(rv), NULL);
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG);
 
 	/* Drop and restrict: from here on, no files, no processes. */
 	if (sandbox_enter(o.sandbox) != 0) {
 		log_kv(LOG_ERROR, "sandbox could not be installed; refusing to run", NULL);
-		return 1;
+		rv = 1;
+		goto out;
 	}
 #ifdef WORKER_ASAN
 	sandboxed = strcmp(o.sandbox, "off") != 0;
@@ -272,8 +274,10 @@ int main(int argc, char **argv)
 	    sandbox_fsize_limited() ? "0" : "none (a standard descriptor is a file)", NULL);
 
 	rv = serve(s, &kube, pam, o.test_jobs);
+out:
 	nng_close(s);
-	curl_easy_cleanup(pam);
+	if (pam)
+		curl_easy_cleanup(pam);
 	kube_client_free(&kube);
 	kube_creds_free(&creds);
 	free(ca);

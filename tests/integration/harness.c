@@ -476,7 +476,8 @@ void manager_start(struct manager *m, const char *extra_args)
 void manager_start_with(struct manager *m, const char *wrapper, const char *extra_args)
 {
 	manager_spawn_with(m, wrapper, extra_args);
-	wait_http(m->health_port, "/readyz", 15000);
+	/* Under valgrind the manager needs far longer to come up. */
+	wait_http(m->health_port, "/readyz", atoi(env_or("PAMOP_START_TIMEOUT_MS", "15000")));
 }
 
 void manager_spawn(struct manager *m, const char *extra_args)

@@ -14,5 +14,6 @@ Suite *policies_suite(void);
 Suite *behaviour_suite(void);
 Suite *stores_suite(void);
 Suite *isolation_suite(void);
+Suite *leakcheck_suite(void);
 
 #endif
