@@ -92,6 +92,9 @@ static void teardown(void)
 	manager_stop(&mgr);
 	pamsim_stop(&pam);
 	assert_file_lacks(mgr.log, secrets);
+	/* Shutting down needs no syscall the profile lacks either. */
+	ck_assert_msg(sh("grep -q 'msg=stopped' '%s'", mgr.log) == 0,
+	    "the manager did not stop cleanly under the seccomp profile");
 }
 
 /* workers - the manager's pam-worker children, waiting for n of them. */
