@@ -154,6 +154,8 @@ static struct curl_slist *prepare(struct kube_client *k, const char *method,
 	curl_easy_setopt(k->h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(k->h, CURLOPT_TIMEOUT_MS, k->timeout_ms);
 	curl_easy_setopt(k->h, CURLOPT_USERAGENT, "pam-operator/" PAMOP_VERSION);
+	if (k->resolve)
+		curl_easy_setopt(k->h, CURLOPT_RESOLVE, k->resolve);
 	setup_tls(k->h, k->creds);
 
 	snprintf(line, sizeof(line), "Accept: %s", accept ? accept : "application/json");

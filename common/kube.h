@@ -31,6 +31,8 @@ struct kube_client {
 	 * request is sent once more (rotated service-account tokens) */
 	bool (*reauth)(void *ud);
 	void *reauth_ud;
+	struct curl_slist *resolve;      /* CURLOPT_RESOLVE entries or NULL; not owned
+	                                  * (the sandboxed worker cannot resolve names) */
 };
 
 struct kube_resp {

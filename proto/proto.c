@@ -44,6 +44,7 @@ static const struct field job_fields[] = {
 	S(19, struct proto_job, target, 253),
 	S(20, struct proto_job, rollout, 128 * 1024),
 	S(21, struct proto_job, kube_token, 16 * 1024),
+	S(22, struct proto_job, resolve, 4096),
 };
 
 static const struct field result_fields[] = {

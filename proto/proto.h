@@ -28,7 +28,8 @@ enum job_kind {
 	JOB_SYNC = 1,        /* fetch from PAM, write the target Secret, roll out */
 	JOB_CLEANUP = 2,     /* apply the deletion policy to a target Secret */
 	JOB_CHECK_STORE = 3, /* read the access key and ask PAM to accept it */
-	JOB_TEST_FORBIDDEN = 4, /* test builds only: make a forbidden syscall */
+	JOB_TEST_FORBIDDEN = 4, /* test only: make a forbidden syscall */
+	JOB_TEST_MALFORMED = 5, /* test only: answer with a malformed result */
 };
 
 /* Secret operation the worker performed on the target. */
@@ -55,6 +56,8 @@ struct proto_job {
 	char *target;          /* target Secret name for cleanup/rename */
 	char *rollout;         /* restart targets: "Kind/name\n" lines, deduplicated */
 	char *kube_token;      /* current service-account token, "" if not in-cluster */
+	char *resolve;         /* "host:port:addr[,addr]\n" lines for CURLOPT_RESOLVE:
+	                        * the supervisor resolves names, the sandbox cannot */
 };
 
 #define JOBF_OWNER_CLEANUP 1 /* cleanup: old target of a rename, not a deletion */

@@ -29,6 +29,18 @@ static const char *str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* int_of - an integer field; 0 when absent, not a number or beyond
+ * int64 (a cast of NaN or of a huge double is undefined behaviour, and
+ * any client can write such a number into an object we watch). */
+static int64_t int_of(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18))
+		return 0;
+	return (int64_t)v->valuedouble;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? util_xstrdup(s) : NULL;
@@ -68,7 +80,7 @@ static void read_cond(const cJSON *status, const char *t, struct cond *c)
 		c->reason = dup_or_null(str(it, "reason"));
 		c->message = dup_or_null(str(it, "message"));
 		c->ltt = dup_or_null(str(it, "lastTransitionTime"));
-		c->observed_gen = (int64_t)cJSON_GetNumberValue(get(it, "observedGeneration"));
+		c->observed_gen = int_of(it, "observedGeneration");
 	}
 }
 
@@ -81,6 +93,7 @@ void msec_free(struct msec *m)
 	free(m->rollout); free(m->status_hash); free(m->refresh_time);
 	cond_clear(&m->ready); cond_clear(&m->roll);
 	free(m->synced_target); free(m->secret_rv); free(m->drift_rv);
+	free(m->test_job); free(m->test_fired);
 	free(m);
 }
 
@@ -161,7 +174,7 @@ void index_msec_upsert(const cJSON *obj)
 	char key[512];
 	struct msec *m;
 	bool fresh = false, queue_it = false;
-	int64_t gen = (int64_t)cJSON_GetNumberValue(get(md, "generation"));
+	int64_t gen = int_of(md, "generation");
 
 	key_of(md, key, sizeof(key));
 	m = hmap_get(&S.msecs, key);
@@ -196,6 +209,12 @@ void index_msec_upsert(const cJSON *obj)
 	m->deleting = deleting;
 	m->has_finalizer = has_fin;
 
+	if (S.opt.test_jobs) {
+		const char *tj = str(get(md, "annotations"), ANN_TEST_JOB);
+		if (tj && (m->test_job == NULL || strcmp(tj, m->test_job) != 0))
+			queue_it = true;
+		replace(&m->test_job, tj);
+	}
 	replace(&m->status_hash, str(st, "secretDataHash"));
 	replace(&m->refresh_time, str(st, "refreshTime"));
 	read_cond(st, "Ready", &m->ready);
@@ -227,7 +246,7 @@ void index_store_upsert(const cJSON *obj)
 	struct mstore *s;
 	struct store_spec sp;
 	const char *reason;
-	int64_t gen = (int64_t)cJSON_GetNumberValue(get(md, "generation"));
+	int64_t gen = int_of(md, "generation");
 	bool fresh = false;
 
 	key_of(md, key, sizeof(key));

@@ -69,6 +69,8 @@ static void apply(struct informer *inf, const char *type, const cJSON *obj)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
 	bool del = strcmp(type, "DELETED") == 0;
 	char key[512];
 
@@ -76,9 +78,15 @@ static void apply(struct informer *inf, const char *type, const cJSON *obj)
 		snprintf(inf->rv, sizeof(inf->rv), "%s", rv->valuestring);
 	if (strcmp(type, "BOOKMARK") == 0)
 		return;
-	snprintf(key, sizeof(key), "%s/%s",
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace")),
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name")));
+	/* Every kind we watch is namespaced: an object without both names,
+	 * or an event type we do not know, says nothing we could index. */
+	if ((!del && strcmp(type, "ADDED") != 0 && strcmp(type, "MODIFIED") != 0) ||
+	    ns == NULL || name == NULL || !*ns || !*name) {
+		log_kv(LOG_WARN, "watch event ignored: unknown type or no namespace/name",
+		    "resource", inf->name, NULL);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	bool had = hmap_get(&inf->seen, key) != NULL;
 	if (del)
 		hmap_del(&inf->seen, key);
@@ -151,10 +159,12 @@ static int list(struct informer *inf)
 		snprintf(cont, sizeof(cont), "%s", next ? next : "");
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items")) {
 			const cJSON *imd = cJSON_GetObjectItemCaseSensitive(it, "metadata");
+			const char *ins = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(imd,
+			    "namespace"));
+			const char *iname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(imd,
+			    "name"));
 			char key[512];
-			snprintf(key, sizeof(key), "%s/%s",
-			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(imd, "namespace")),
-			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(imd, "name")));
+			snprintf(key, sizeof(key), "%s/%s", ins ? ins : "", iname ? iname : "");
 			hmap_put(&now, key, (void *)1);
 			char saved[64];
 			snprintf(saved, sizeof(saved), "%s", inf->rv);
@@ -299,6 +309,23 @@ static const struct informer_def defs[] = {
 	  .kind = "StatefulSet", .wl_upsert = index_workload_upsert, .wl_del = index_workload_delete },
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+/* informer_feed - see sup.h: the path a watch line takes, without a
+ * connection (the fuzz target tests/fuzz/fuzz_watch.c drives it). */
+int informer_feed(size_t which, char *line, size_t len)
+{
+	static struct informer fed[NDEFS];
+	struct informer *inf = &fed[which % NDEFS];
+
+	if (inf->def == NULL) {
+		inf->def = &defs[which % NDEFS];
+		inf->name = inf->def->name;
+		inf->selector = inf->def->selector;
+		inf->metadata_only = inf->def->metadata_only;
+		inf->kind = inf->def->kind;
+	}
+	return on_line(inf, line, len);
+}
 
 /* informers_start - one informer per resource, or per resource and
  * namespace of S.opt.scope. They live as long as the process. */

@@ -139,7 +139,8 @@ static bool try_acquire(struct kube_client *k, bool release)
 	if (release && !mine)
 		goto out;
 	if (!release && !mine && holder && *holder &&
-	    observed_at + (int64_t)((dur > 0 ? dur : LEASE_S) * 1000) > util_mono_ms())
+	    observed_at + (int64_t)((dur > 0 && dur < 86400 ? dur : LEASE_S) * 1000) >
+	    util_mono_ms())
 		goto out;   /* someone else holds a live lease */
 
 	set_str(spec, "holderIdentity", release ? "" : S.identity);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "sup.h"
 #include "util.h"
+#include "wipe.h"
 
 /* Shutdown budget, from SIGTERM, inside the default 10 s grace period. */
 #define DRAIN_MS 3000        /* jobs in flight may finish */
@@ -56,6 +57,7 @@ static void usage(const char *argv0)
 	    "  --kube-api-burst N             requests allowed at once above the rate (default 30)\n"
 	    "  --allow-cross-namespace-keys   let a MonoStore use an access key in another namespace\n"
 	    "  --namespaces NS[,NS...]        watch only these namespaces (default: all)\n"
+	    "  --enable-test-jobs             tests only: honour the " ANN_TEST_JOB " annotation\n"
 	    "  --log-format logfmt|json       (default logfmt)\n"
 	    "  --log-level debug|info|warn|error\n"
 	    "  --version\n", argv0);
@@ -88,6 +90,7 @@ static void parse_opts(int argc, char **argv)
 		{ "job-timeout", required_argument, NULL, 't' },
 		{ "allow-cross-namespace-keys", no_argument, NULL, 'x' },
 		{ "namespaces", required_argument, NULL, 'n' },
+		{ "enable-test-jobs", no_argument, NULL, 'T' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "kube-api-qps", required_argument, NULL, 'q' },
@@ -165,6 +168,7 @@ static void parse_opts(int argc, char **argv)
 			}
 			o->burst = (int)l;
 			break;
+		case 'T': o->test_jobs = true; break;
 		case 'f': o->log_format = optarg; break;
 		case 'l': o->log_level = optarg; break;
 		case 'V': printf("pam-operator %s\n", PAMOP_VERSION); exit(0);
@@ -350,6 +354,7 @@ static int shutdown_all(void)
 		drain(t0 + DRAIN_MS);
 	}
 	pool_shutdown();
+	resolve_stop();
 	leader_release(t0 + RELEASE_BY_MS);
 	http_stop();
 	char ms[24];
@@ -376,7 +381,8 @@ int main(int argc, char **argv)
 	}
 	log_init("supervisor", S.opt.log_format && strcmp(S.opt.log_format, "json") == 0,
 	    (enum log_level)lvl);
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+	/* wipe_init also initialises libcurl; it must come before any allocation. */
+	if (wipe_init() != 0 || sodium_init() < 0) {
 		log_kv(LOG_ERROR, "library initialisation failed", NULL);
 		return 1;
 	}
@@ -393,10 +399,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < S.opt.scope.n; i++)
 		log_kv(LOG_INFO, "watching namespace", "namespace", S.opt.scope.ns[i], NULL);
 
+	if (S.opt.test_jobs)
+		log_kv(LOG_WARN, "test jobs enabled (--enable-test-jobs): tests only", NULL);
 	pthread_mutex_lock(&S.mu);
 	int rc = pool_init();
 	pthread_mutex_unlock(&S.mu);
-	if (rc != 0 || http_start() != 0 || informers_start() != 0)
+	if (rc != 0 || resolve_start() != 0 || http_start() != 0 || informers_start() != 0)
 		return 1;
 	if (S.opt.leader_elect) {
 		if (leader_start() != 0)

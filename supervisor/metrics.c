@@ -43,6 +43,8 @@ static const struct meta metas[] = {
 	{ "pamop_ipc_rejected_connections_total", "IPC connections refused (not our worker).",
 	  M_COUNTER },
 	{ "pamop_build_info", "Build version; always 1.", M_GAUGE },
+	{ "pamop_worker_protocol_errors_total", "Malformed or unexpected messages from workers.",
+	  M_COUNTER },
 };
 
 static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };

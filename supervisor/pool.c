@@ -12,6 +12,7 @@
  * ask for is killed and replaced like one that crashed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,8 @@ static void spawn(struct wslot *w)
 	argv[n++] = (char *)(S.opt.log_format ? S.opt.log_format : "logfmt");
 	argv[n++] = "--sandbox";
 	argv[n++] = (char *)S.opt.sandbox;
+	if (S.opt.test_jobs)
+		argv[n++] = "--enable-test-jobs";
 	argv[n] = NULL;
 
 	pid = fork();
@@ -156,11 +159,21 @@ static void spawn(struct wslot *w)
 		return;
 	}
 	if (pid == 0) {
-		/* The worker must not outlive us, nor inherit our signal mask. */
+		/* The worker must not outlive us, nor inherit our signal mask,
+		 * nor any descriptor but stdout and stderr: our API server
+		 * connections, the other slots' sockets and the listening
+		 * sockets stay ours (libcurl does not mark its sockets
+		 * close-on-exec). Only async-signal-safe calls here. */
 		sigset_t none;
+		int null = open("/dev/null", O_RDONLY);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+			_exit(126);
+		if (close_range(3, ~0U, 0) != 0)
+			for (int fd = 3; fd < 65536; fd++)
+				close(fd);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -185,6 +198,7 @@ int pool_init(void)
 		    strerror(errno), NULL);
 		return -1;
 	}
+	log_kv(LOG_INFO, "worker channels", "dir", S.ipc_dir, NULL);
 	S.slots = util_xcalloc((size_t)S.opt.workers, sizeof(*S.slots));
 	for (int i = 0; i < S.opt.workers; i++) {
 		S.slots[i].idx = i;

@@ -169,3 +169,15 @@ size_t queue_due_count(const struct queue *q, int64_t now)
 {
 	return count_due(q, 0, now);
 }
+
+void queue_free(struct queue *q)
+{
+	for (struct hmap_iter i = { 0 }; hmap_next(&q->items, &i);) {
+		struct qitem *it = i.val;
+		free(it->key);
+		free(it);
+	}
+	hmap_free(&q->items);
+	free(q->heap);
+	memset(q, 0, sizeof(*q));
+}

@@ -44,5 +44,7 @@ size_t queue_len(const struct queue *q);
  * user means: work ready but not yet taken). */
 size_t queue_due_count(const struct queue *q, int64_t now);
 bool queue_in_flight(const struct queue *q, const char *key);
+/* queue_free - release every key and the queue's own memory. */
+void queue_free(struct queue *q);
 
 #endif

@@ -254,6 +254,29 @@ static void write_store_status(struct mstore *s, const char *status, const char 
 	update_free(&u);
 }
 
+/* Outcomes of dispatch_*: a job went to the worker, the key was settled
+ * here, the worker could not take it, or a host name is still being
+ * looked up (supervisor/resolve.c). */
+enum { D_SENT = 1, D_SETTLED = 0, D_BUSY = -1, D_WAIT = -2 };
+
+/* test_job_kind - the test job ANN_TEST_JOB asks for, if any is due
+ * (--enable-test-jobs only); each new annotation value fires once. */
+static int64_t test_job_kind(struct msec *m)
+{
+	if (!S.opt.test_jobs || m->test_job == NULL ||
+	    (m->test_fired && strcmp(m->test_fired, m->test_job) == 0))
+		return 0;
+	free(m->test_fired);
+	m->test_fired = util_xstrdup(m->test_job);
+	if (strncmp(m->test_job, "forbidden-syscall", 17) == 0)
+		return JOB_TEST_FORBIDDEN;
+	if (strncmp(m->test_job, "malformed-result", 16) == 0)
+		return JOB_TEST_MALFORMED;
+	log_kv(LOG_WARN, "unknown test job ignored", "annotation", ANN_TEST_JOB, "value",
+	    m->test_job, NULL);
+	return 0;
+}
+
 static void fill_store(struct proto_job *j, const struct mstore *s)
 {
 	j->store_url = s->url;
@@ -267,7 +290,8 @@ static void fill_store(struct proto_job *j, const struct mstore *s)
 static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now)
 {
 	struct proto_job j = { .now_ms = util_now_ms(), .generation = m->generation };
-	char skey[512];
+	char skey[512], res[4096], msg[900];
+	const char *reason;
 	struct mstore *s;
 	int rc;
 
@@ -276,6 +300,8 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 	j.target = "";
 	j.kube_token = "";   /* pool_send fills it in */
 
+	if ((j.kind = test_job_kind(m)) != 0)
+		return pool_send(slot, qkey, &j) == 0 ? D_SENT : D_BUSY;
 	if (m->deleting) {
 		if (!m->has_finalizer)
 			return 0;
@@ -289,6 +315,8 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 			pthread_mutex_lock(&S.mu);
 			return 0;
 		}
+		if ((rc = resolve_job(&j, NULL, res, sizeof(res), &reason, msg, sizeof(msg))) != 0)
+			return rc == RESOLVE_PENDING ? D_WAIT : D_BUSY;
 		return pool_send(slot, qkey, &j) == 0 ? 1 : -1;
 	}
 	if (m->spec_reason) {
@@ -310,12 +338,13 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 		j.kind = JOB_CLEANUP;   /* renamed: undo the old target first */
 		j.flags = JOBF_OWNER_CLEANUP;
 		j.target = m->synced_target;
+		if ((rc = resolve_job(&j, NULL, res, sizeof(res), &reason, msg, sizeof(msg))) != 0)
+			return rc == RESOLVE_PENDING ? D_WAIT : D_BUSY;
 		return pool_send(slot, qkey, &j) == 0 ? 1 : -1;
 	}
 	snprintf(skey, sizeof(skey), "%s/%s", m->ns, m->store);
 	s = hmap_get(&S.stores, skey);
 	if (s == NULL || s->spec_reason || s->url == NULL) {
-		char msg[700];
 		count(qkey, false);
 		snprintf(msg, sizeof(msg), s ? "MonoStore %s/%s is invalid: %s" :
 		    "MonoStore %s/%s not found", m->ns, m->store, s && s->spec_message ?
@@ -325,7 +354,6 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 		return 0;   /* the store's arrival or change queues this again */
 	}
 	if (strcmp(s->key_ns, s->ns) != 0 && !S.opt.allow_cross_ns_keys) {
-		char msg[700];
 		count(qkey, false);
 		snprintf(msg, sizeof(msg), "MonoStore %s/%s refers to an access-key Secret in "
 		    "namespace %s; cross-namespace keys need --allow-cross-namespace-keys",
@@ -342,13 +370,22 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 		return 0;
 	}
 	if (strcmp(s->ready.status, "True") != 0) {
-		char msg[900];
 		snprintf(msg, sizeof(msg), "MonoStore %s/%s is not ready (%s): %s", s->ns, s->name,
 		    s->ready.reason ? s->ready.reason : "Unknown",
 		    s->ready.message ? s->ready.message : "");
 		write_msec_status(m, "False", "StoreNotReady", msg, NULL, false, NULL, "Warning",
 		    "StoreNotReady", NULL);
 		return 0;   /* store_done queues us when the store is ready */
+	}
+	rc = resolve_job(&j, s->url, res, sizeof(res), &reason, msg, sizeof(msg));
+	if (rc == RESOLVE_PENDING)
+		return D_WAIT;
+	if (rc == RESOLVE_FAILED) {
+		int64_t delay = backoff(m->failures++, RETRY_CAP_MS);
+		write_msec_status(m, "False", reason, msg, NULL, false, NULL, "Warning", reason,
+		    NULL);
+		queue_add(&S.q, qkey, util_mono_ms() + delay);   /* after queue_done */
+		return D_SETTLED;
 	}
 	j.kind = JOB_SYNC;
 	m->job_gen = m->generation;
@@ -370,6 +407,9 @@ static int dispatch_msec(struct msec *m, const char *qkey, int slot, int64_t now
 static int dispatch_store(struct mstore *s, const char *qkey, int slot)
 {
 	struct proto_job j = { .kind = JOB_CHECK_STORE, .now_ms = util_now_ms() };
+	char res[4096], msg[700];
+	const char *reason;
+	int rc;
 
 	if (s->spec_reason) {
 		s->checked = true;
@@ -378,7 +418,6 @@ static int dispatch_store(struct mstore *s, const char *qkey, int slot)
 		return 0;
 	}
 	if (strcmp(s->key_ns, s->ns) != 0 && !S.opt.allow_cross_ns_keys) {
-		char msg[600];
 		s->checked = true;
 		count(qkey, false);
 		snprintf(msg, sizeof(msg), "spec.provider.monoforPAM.auth.accessKeySecretRef."
@@ -390,6 +429,19 @@ static int dispatch_store(struct mstore *s, const char *qkey, int slot)
 	j.ns = s->ns; j.name = s->name; j.uid = s->uid; j.spec_json = "";
 	j.kube_token = "";
 	fill_store(&j, s);
+	rc = resolve_job(&j, s->url, res, sizeof(res), &reason, msg, sizeof(msg));
+	if (rc == RESOLVE_PENDING)
+		return D_WAIT;
+	if (rc == RESOLVE_FAILED) {
+		char skey[520];
+		snprintf(skey, sizeof(skey), "%s", qkey + 2);
+		s->checked = true;
+		write_store_status(s, "False", reason, msg);
+		if ((s = hmap_get(&S.stores, skey)) != NULL)
+			queue_add(&S.q, qkey, util_mono_ms() +
+			    backoff(s->failures++, STORE_RETRY_CAP_MS));
+		return D_SETTLED;
+	}
 	return pool_send(slot, qkey, &j) == 0 ? 1 : -1;
 }
 
@@ -418,10 +470,12 @@ void reconcile_dispatch(int64_t now)
 		}
 		if (rc <= 0)
 			queue_done(&S.q, key);
-		if (rc < 0)
+		if (rc == D_BUSY)
 			queue_add(&S.q, key, util_mono_ms() + 1000);
 		if (rc > 0)
 			rl_reserve(&S.rl, 1, now);
+		if (rc == D_WAIT)
+			queue_add(&S.q, key, util_mono_ms() + 20);
 	}
 }
 
@@ -623,7 +677,7 @@ void reconcile_result(struct result_msg *rm)
 {
 	struct wslot *w = &S.slots[rm->slot];
 	struct proto_result r;
-	char err[128], key[520];
+	char err[128] = "", key[520];
 
 	err[0] = '\0';
 	/* A worker being killed may still deliver its job's result: that is
@@ -632,6 +686,7 @@ void reconcile_result(struct result_msg *rm)
 	if (proto_decode_result(rm->buf, rm->len, &r, err, sizeof(err)) != 0 ||
 	    (w->state != W_BUSY && !dying) || w->job_key == NULL || r.id != w->job_id) {
 		if (!dying) {
+			metrics_inc("pamop_worker_protocol_errors_total", NULL, 1);
 			log_kv(LOG_WARN, "unexpected message from a worker, restarting it",
 			    "error", err[0] ? err : "no job outstanding", NULL);
 			pool_kill_slot(rm->slot, "protocol");

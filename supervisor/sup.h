@@ -25,6 +25,10 @@
 
 #define FINALIZER "pam.monofor.com/finalizer"
 #define ANN_RELOAD_ON "pam.monofor.com/reload-on"
+/* With --enable-test-jobs only: a new value of this annotation on a
+ * MonoSecret sends one test job ("forbidden-syscall" or
+ * "malformed-result", optionally followed by ":anything" to repeat). */
+#define ANN_TEST_JOB "pam.monofor.com/test-job"
 
 struct cond {                  /* one status condition as last written */
 	char status[8];            /* "True", "False", "Unknown", "" if none */
@@ -64,6 +68,7 @@ struct msec {
 		char reason[64];
 		int64_t ms;
 	} ev[8];
+	char *test_job, *test_fired; /* ANN_TEST_JOB wanted, and last sent */
 };
 
 struct mstore {
@@ -178,6 +183,11 @@ bool token_newer(uint64_t gen);
 
 /* informer.c */
 int informers_start(void);
+/* informer_feed - hand one watch-stream line (an event, or a Status) to
+ * informer number which (modulo their count: monostores, monosecrets,
+ * secrets, deployments, daemonsets, statefulsets) as if it had arrived.
+ * Returns non-zero when the watch would end. */
+int informer_feed(size_t which, char *line, size_t len);
 
 /* index.c: apply watch events (caller holds S.mu). */
 struct cJSON;
@@ -229,6 +239,26 @@ int rollout_summarize(const char *report, const char *secret, struct rollout_sum
 void rollout_await(const struct msec *m, const char *report);
 /* rollout_count - add the summary to pamop_rollouts_total{kind,result}. */
 void rollout_count(const struct rollout_summary *s);
+/* resolve.c: host names resolved for the sandboxed workers. */
+enum { RESOLVE_OK = 0, RESOLVE_PENDING = 1, RESOLVE_FAILED = -1 };
+struct addrinfo;
+int resolve_start(void);
+void resolve_stop(void);
+/* resolve_line - the CURLOPT_RESOLVE line "host:port:a,b" for url's host
+ * into out ("" when the host is an IP address). RESOLVE_PENDING: a lookup
+ * is under way, ask again shortly; RESOLVE_FAILED: err says why. */
+int resolve_line(const char *url, char *out, size_t n, char *err, size_t errlen);
+/* resolve_url_host - host (IPv6 in brackets) and port (scheme default if
+ * none) of url: 0 for a name, 1 for an IP address, -1 if unparsable. */
+int resolve_url_host(const char *url, char *host, size_t hn, long *port);
+/* resolve_format - up to 8 distinct addresses of ai as "a,b,[v6]"; returns the count. */
+size_t resolve_format(const struct addrinfo *ai, char *out, size_t n);
+/* resolve_job - the lines a job needs (the API server's host, and PAM's
+ * when pam_url is set) into buf, and j->resolve = buf. On RESOLVE_FAILED,
+ * reason and msg name the host, the field and why. */
+struct proto_job;
+int resolve_job(struct proto_job *j, const char *pam_url, char *buf, size_t n,
+    const char **reason, char *msg, size_t msglen);
 
 /* reconcile.c */
 void reconcile_dispatch(int64_t now);  /* S.mu held */

@@ -30,6 +30,50 @@ void job_fail(struct job_ctx *c, const char *reason, const char *fmt, ...)
 	c->res->message = strdup(msg);
 }
 
+/* resolve_line_ok - host:port:addresses, from a conservative alphabet:
+ * the supervisor writes these, so anything else is a bug on its side. */
+static bool resolve_line_ok(const char *l, size_t n)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_:[],";
+	size_t colons = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (memchr(ok, l[i], sizeof(ok) - 1) == NULL)
+			return false;
+		colons += l[i] == ':';
+	}
+	return n > 4 && colons >= 2 && l[0] != ':' && l[0] != '-';
+}
+
+struct curl_slist *job_resolve_list(const char *lines, char *err, size_t errlen)
+{
+	struct curl_slist *l = NULL, *t;
+	char line[1024];
+
+	for (const char *p = lines; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n >= sizeof(line) || !resolve_line_ok(p, n)) {
+			snprintf(err, errlen, "resolve: a line is not host:port:addresses");
+			curl_slist_free_all(l);
+			return NULL;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		if ((t = curl_slist_append(l, line)) == NULL) {
+			snprintf(err, errlen, "resolve: out of memory");
+			curl_slist_free_all(l);
+			return NULL;
+		}
+		l = t;
+		p += n + (nl != NULL);
+	}
+	if (l == NULL)
+		snprintf(err, errlen, "resolve: no lines");
+	return l;
+}
+
 static void set_str(char **dst, const char *s)
 {
 	free(*dst);

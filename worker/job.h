@@ -88,6 +88,9 @@ void job_set_str(cJSON *map, const char *k, const char *v, bool *changed);
  * on cleanup, remove all we set. */
 void job_template_shared(struct job_ctx *c, cJSON *labels, cJSON *ann, bool *changed);
 void job_template_drop(cJSON *md);
+/* job_resolve_list - the job's "host:port:addr[,addr]" lines as a list for
+ * CURLOPT_RESOLVE; NULL with err set when a line is not of that shape. */
+struct curl_slist *job_resolve_list(const char *lines, char *err, size_t errlen);
 
 /* Entry points used by the main loop. */
 void job_run(struct kube_client *kube, CURL *pam, const struct proto_job *j,

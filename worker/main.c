@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +37,14 @@ struct opts {
 	const char *log_format;
 	const char *log_level;
 	const char *sandbox;
+	bool test_jobs;
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: pam-worker --ipc URL (--kubeconfig FILE | --in-cluster DIR)\n"
 	    "  [--pam-ca-file FILE] [--log-format logfmt|json] [--log-level LEVEL]\n"
-	    "  [--sandbox on|debug|off]\n"
+	    "  [--sandbox on|debug|off] [--enable-test-jobs]\n"
 	    "Started by the manager; not meant to be run by hand.\n");
 	exit(2);
 }
@@ -57,6 +59,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "sandbox", required_argument, NULL, 's' },
+		{ "enable-test-jobs", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -72,6 +75,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'f': o->log_format = optarg; break;
 		case 'l': o->log_level = optarg; break;
 		case 's': o->sandbox = optarg; break;
+		case 'T': o->test_jobs = true; break;
 		default: usage();
 		}
 	}
@@ -113,14 +117,38 @@ static CURL *pam_handle(const char *ca)
 	return h;
 }
 
+/* test_job - a job that exists to prove the isolation (tests only):
+ * make a forbidden syscall, or answer with bytes the supervisor must
+ * refuse. Returns 0 to keep serving, 3 to stop. */
+static int test_job(nng_socket s, const struct proto_job *j, bool enabled)
+{
+	/* valid header, one field with a tag no table has */
+	static const unsigned char bad[] = { 'P', 'M', 'O', 'P', 0, PROTO_VERSION,
+	    0, PROTO_RESULT, 0, 0, 0, 6, 0, 99, 0, 0, 0, 0 };
+
+	if (!enabled) {
+		log_kv(LOG_ERROR, "test job refused: not started with --enable-test-jobs", NULL);
+		return 3;
+	}
+	if (j->kind == JOB_TEST_FORBIDDEN) {
+		log_kv(LOG_WARN, "test job: making a forbidden syscall", NULL);
+		sandbox_test_violation();
+		log_kv(LOG_WARN, "test job: the forbidden syscall was allowed", NULL);
+	} else {
+		log_kv(LOG_WARN, "test job: answering with a malformed result", NULL);
+	}
+	return nng_send(s, (void *)bad, sizeof(bad), 0) == 0 ? 0 : 3;
+}
+
 /* serve - one job in, one result out, until the supervisor goes away. */
-static int serve(nng_socket s, struct kube_client *kube, CURL *pam)
+static int serve(nng_socket s, struct kube_client *kube, CURL *pam, bool test_jobs)
 {
 	for (;;) {
 		unsigned char *buf = NULL, *out = NULL;
 		size_t len = 0, olen = 0;
 		struct proto_job j;
 		struct proto_result r;
+		struct curl_slist *names = NULL;
 		char err[128];
 		int rv;
 
@@ -130,16 +158,32 @@ static int serve(nng_socket s, struct kube_client *kube, CURL *pam)
 		}
 		rv = proto_decode_job(buf, len, &j, err, sizeof(err));
 		nng_free(buf, len);
+		if (rv == 0 && j.resolve[0] != '\0' &&
+		    (names = job_resolve_list(j.resolve, err, sizeof(err))) == NULL) {
+			proto_job_free(&j);
+			rv = -1;
+		}
 		if (rv != 0) {
 			log_kv(LOG_ERROR, "malformed job from supervisor", "error", err, NULL);
 			return 3;
 		}
-		if (j.kind == JOB_TEST_FORBIDDEN)
-			sandbox_test_violation();
+		if (j.kind == JOB_TEST_FORBIDDEN || j.kind == JOB_TEST_MALFORMED) {
+			rv = test_job(s, &j, test_jobs);
+			proto_job_free(&j);
+			if (rv != 0)
+				return rv;
+			continue;
+		}
 		if (j.kube_token[0] != '\0')
 			kube_client_set_token(kube, j.kube_token);
+		/* This job's addresses for the PAM and API hosts (see resolve.c). */
+		curl_easy_setopt(pam, CURLOPT_RESOLVE, names);
+		kube->resolve = names;
 		memset(&r, 0, sizeof(r));
 		job_run(kube, pam, &j, &r);
+		curl_easy_setopt(pam, CURLOPT_RESOLVE, NULL);
+		kube->resolve = NULL;
+		curl_slist_free_all(names);
 		log_kv(r.reason[0] ? LOG_WARN : LOG_DEBUG, "job done", "object", j.name,
 		    "namespace", j.ns, "reason", r.reason[0] ? r.reason : "Synced", NULL);
 		proto_job_free(&j);
@@ -158,16 +202,36 @@ static int serve(nng_socket s, struct kube_client *kube, CURL *pam)
 	}
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORKER_ASAN 1
+#endif
+#endif
+#ifdef WORKER_ASAN
+static bool sandboxed;
+
+/* __lsan_is_turned_off - LeakSanitizer asks before its check at exit.
+ * The check stops the world with a new process and ptrace, which the
+ * sandbox kills; a sandboxed worker's leaks are valgrind's to find. */
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+	return sandboxed;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	struct opts o;
 	struct kube_creds creds;
-	struct kube_client kube;
+	struct kube_client kube = { 0 };
 	char err[256];
-	nng_socket s;
-	CURL *pam;
-	char *ca;
-	int rv, lvl;
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	CURL *pam = NULL;
+	char *ca = NULL;
+	int rv = 1, lvl;
 
 	parse_opts(argc, argv, &o);
 	lvl = o.log_level ? log_level_parse(o.log_level) : LOG_INFO;
@@ -176,11 +240,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Load: everything that needs a file or a fresh library state. */
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+	if (wipe_init() != 0 || sodium_init() < 0) {
 		log_kv(LOG_ERROR, "library initialisation failed", NULL);
 		return 1;
 	}
-	wipe_install_cjson_hooks();
 	if ((o.kubeconfig ? kubeconfig_load(o.kubeconfig, &creds, err, sizeof(err)) :
 	    kubeconfig_in_cluster(o.in_cluster, &creds, err, sizeof(err))) != 0) {
 		log_kv(LOG_ERROR, "cannot load Kubernetes credentials", "error", err, NULL);
@@ -189,24 +252,32 @@ int main(int argc, char **argv)
 	ca = load_pam_ca(o.pam_ca);
 	if ((pam = pam_handle(ca)) == NULL || kube_client_init(&kube, &creds) != 0) {
 		log_kv(LOG_ERROR, "libcurl handle setup failed", NULL);
-		return 1;
+		goto out;
 	}
 	if ((rv = nng_pair0_open(&s)) != 0 || (rv = nng_dial(s, o.ipc, NULL, 0)) != 0) {
 		log_kv(LOG_ERROR, "cannot reach the supervisor", "error", nng_strerror(rv), NULL);
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, PROTO_MAX_MSG);
 
 	/* Drop and restrict: from here on, no files, no processes. */
 	if (sandbox_enter(o.sandbox) != 0) {
 		log_kv(LOG_ERROR, "sandbox could not be installed; refusing to run", NULL);
-		return 1;
+		rv = 1;
+		goto out;
 	}
-	log_kv(LOG_INFO, "worker ready", "sandbox", o.sandbox, NULL);
+#ifdef WORKER_ASAN
+	sandboxed = strcmp(o.sandbox, "off") != 0;
+#endif
+	log_kv(LOG_INFO, "worker ready", "sandbox", o.sandbox, "file_size_limit",
+	    sandbox_fsize_limited() ? "0" : "none (a standard descriptor is a file)", NULL);
 
-	rv = serve(s, &kube, pam);
+	rv = serve(s, &kube, pam, o.test_jobs);
+out:
 	nng_close(s);
-	curl_easy_cleanup(pam);
+	if (pam)
+		curl_easy_cleanup(pam);
 	kube_client_free(&kube);
 	kube_creds_free(&creds);
 	free(ca);

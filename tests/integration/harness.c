@@ -351,9 +351,15 @@ static void wait_http(int port, const char *path, int timeout_ms)
 
 void pamsim_start(struct pamsim *p, const char *vault_json, const char *keys)
 {
+	pamsim_start_on(p, "127.0.0.1", true, vault_json, keys);
+}
+
+void pamsim_start_on(struct pamsim *p, const char *ip, bool tls, const char *vault_json,
+    const char *keys)
+{
 	static int seq;
 	const char *logs = env_or("PAMOP_TEST_LOGS", "/tmp");
-	char listen[32], admin[32], keyfile[256];
+	char listen[64], admin[32], keyfile[256];
 	FILE *f;
 
 	memset(p, 0, sizeof(*p));
@@ -371,15 +377,19 @@ void pamsim_start(struct pamsim *p, const char *vault_json, const char *keys)
 	fclose(f);
 	p->port = free_port();
 	p->admin_port = free_port();
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
+	snprintf(listen, sizeof(listen), "%s:%d", ip, p->port);
 	snprintf(admin, sizeof(admin), "127.0.0.1:%d", p->admin_port);
-	snprintf(p->url, sizeof(p->url), "https://127.0.0.1:%d", p->port);
+	snprintf(p->url, sizeof(p->url), "%s://%s:%d", tls ? "https" : "http", ip, p->port);
 	char *argv[] = { NULL, "--listen", listen, "--admin-listen", admin, "--vaults", p->vaults,
 	    "--access-key-file", keyfile, "--tls-cert", (char *)env_or("PAMSIM_CERT", ""),
 	    "--tls-key", (char *)env_or("PAMSIM_KEY", ""), NULL };
 	char bin[512];
 	snprintf(bin, sizeof(bin), "%s/pamsim", env_or("PAMOP_BIN", "build/bin"));
 	argv[0] = bin;
+	if (!tls) {
+		argv[9] = "--plain-http";
+		argv[10] = NULL;
+	}
 	p->pid = spawn(argv, p->log);
 	wait_http(p->admin_port, "/stats", 5000);
 }
@@ -466,15 +476,26 @@ long wait_count(struct pamsim *p, const char *vault, long n, int timeout_ms)
 
 void manager_start(struct manager *m, const char *extra_args)
 {
-	manager_spawn(m, extra_args);
-	wait_http(m->health_port, "/readyz", 15000);
+	manager_start_with(m, env_or("PAMOP_MANAGER_WRAPPER", ""), extra_args);
+}
+
+void manager_start_with(struct manager *m, const char *wrapper, const char *extra_args)
+{
+	manager_spawn_with(m, wrapper, extra_args);
+	/* Under valgrind the manager needs far longer to come up. */
+	wait_http(m->health_port, "/readyz", atoi(env_or("PAMOP_START_TIMEOUT_MS", "15000")));
 }
 
 void manager_spawn(struct manager *m, const char *extra_args)
 {
+	manager_spawn_with(m, env_or("PAMOP_MANAGER_WRAPPER", ""), extra_args);
+}
+
+void manager_spawn_with(struct manager *m, const char *wrapper, const char *extra_args)
+{
 	static int seq;
 	const char *logs = env_or("PAMOP_TEST_LOGS", "/tmp");
-	char cmd[2048], bin[512];
+	char cmd[4096], bin[512];
 
 	memset(m, 0, sizeof(*m));
 	m->metrics_port = free_port();
@@ -485,10 +506,10 @@ void manager_spawn(struct manager *m, const char *extra_args)
 	 * one: the suites then run with deploy/'s RBAC, not as admin. A
 	 * --kubeconfig in extra_args comes later and wins. */
 	const char *sa = env_or("PAMOP_MANAGER_KUBECONFIG", "");
-	snprintf(cmd, sizeof(cmd), "exec %s --metrics-bind-address=127.0.0.1:%d "
-	    "--health-probe-bind-address=127.0.0.1:%d --pam-ca-file=%s %s%s %s", bin,
+	snprintf(cmd, sizeof(cmd), "exec %s %s --metrics-bind-address=127.0.0.1:%d "
+	    "--health-probe-bind-address=127.0.0.1:%d --pam-ca-file=%s %s%s %s %s", wrapper, bin,
 	    m->metrics_port, m->health_port, env_or("PAMSIM_CA", ""), *sa ? "--kubeconfig=" : "",
-	    sa, extra_args ? extra_args : "");
+	    sa, extra_args ? extra_args : "", env_or("PAMOP_MANAGER_ARGS", ""));
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 	m->pid = spawn(argv, m->log);
 }
@@ -500,10 +521,20 @@ int64_t manager_stop(struct manager *m)
 	if (m->pid > 0) {
 		kill(m->pid, SIGTERM);
 		/* A manager restarted by a forked test is not our child: wait
-		 * for it to be gone all the same, or two would overlap. */
-		if (waitpid(m->pid, NULL, 0) < 0 && errno == ECHILD)
-			while (kill(m->pid, 0) == 0 && now_ms() - t0 < 15000)
-				sleep_ms(50);
+		 * for it to be gone all the same, or two would overlap. One
+		 * that hangs on its way out must not hang the suite. */
+		pid_t w;
+		while ((w = waitpid(m->pid, NULL, WNOHANG)) == 0 ||
+		    (w < 0 && errno == ECHILD && kill(m->pid, 0) == 0)) {
+			if (now_ms() - t0 > 30000) {
+				fprintf(stderr, "manager %d did not stop within 30 s; killed\n",
+				    (int)m->pid);
+				kill(m->pid, SIGKILL);
+				waitpid(m->pid, NULL, 0);
+				break;
+			}
+			sleep_ms(20);
+		}
 		m->pid = 0;
 	}
 	return now_ms() - t0;

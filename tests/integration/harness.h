@@ -89,6 +89,10 @@ struct pamsim {
 /* pamsim_start - on free loopback ports, HTTPS with the suite CA, the
  * given vault JSON and access keys ("k1,k2"). */
 void pamsim_start(struct pamsim *p, const char *vault_json, const char *keys);
+/* pamsim_start_on - the same on a chosen loopback address, and plain
+ * HTTP instead of HTTPS when tls is false. */
+void pamsim_start_on(struct pamsim *p, const char *ip, bool tls, const char *vault_json,
+    const char *keys);
 void pamsim_stop(struct pamsim *p);
 /* pamsim_put_vaults - replace the vault set (via the admin API). */
 void pamsim_put_vaults(struct pamsim *p, const char *vault_json);
@@ -112,10 +116,16 @@ struct manager {
 };
 /* manager_start - the operator on free loopback ports, trusting pamsim's
  * CA, with the kubeconfig in $PAMOP_MANAGER_KUBECONFIG if set (see
- * scripts/run-integration), else $KUBECONFIG (admin). */
+ * scripts/run-integration), else $KUBECONFIG (admin); run through the
+ * command in $PAMOP_MANAGER_WRAPPER if set (valgrind, strace) and with
+ * $PAMOP_MANAGER_ARGS appended. Waits for /readyz. */
 void manager_start(struct manager *m, const char *extra_args);
 /* manager_spawn - the same, without waiting for /readyz. */
 void manager_spawn(struct manager *m, const char *extra_args);
+/* manager_start_with, manager_spawn_with - with an explicit wrapper
+ * command ("" for none) in place of $PAMOP_MANAGER_WRAPPER. */
+void manager_start_with(struct manager *m, const char *wrapper, const char *extra_args);
+void manager_spawn_with(struct manager *m, const char *wrapper, const char *extra_args);
 /* manager_stop - SIGTERM, wait; returns ms it took to exit. */
 int64_t manager_stop(struct manager *m);
 

@@ -25,6 +25,8 @@ int main(int argc, char **argv)
 		{ "install", install_suite },
 		{ "image", image_suite },
 		{ "rollout", rollout_suite },
+		{ "isolation", isolation_suite },
+		{ "leakcheck", leakcheck_suite },
 		/* last: its audit of the operator's requests covers the suites above */
 		{ "rbac", rbac_suite },
 	};

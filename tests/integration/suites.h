@@ -17,5 +17,7 @@ Suite *leader_suite(void);
 Suite *workers_suite(void);
 Suite *watch_suite(void);
 Suite *observability_suite(void);
+Suite *isolation_suite(void);
+Suite *leakcheck_suite(void);
 
 #endif

@@ -11,7 +11,7 @@ int main(void)
 	Suite *(*const all[])(void) = {
 		duration_suite, kubeconfig_suite, log_suite, util_suite, pam_api_suite,
 		totp_suite, proto_suite, queue_suite, spec_suite, datamap_suite, scope_suite,
-		rollout_suite,
+		rollout_suite, sandbox_suite, resolve_suite,
 		ratelimit_suite, kube_classify_suite, metrics_suite,
 	};
 	int failed = 0;

@@ -19,5 +19,7 @@ Suite *rollout_suite(void);
 Suite *ratelimit_suite(void);
 Suite *kube_classify_suite(void);
 Suite *metrics_suite(void);
+Suite *sandbox_suite(void);
+Suite *resolve_suite(void);
 
 #endif

@@ -26,7 +26,8 @@ START_TEST(job_round_trip)
 	    .generation = 3, .ns = "default", .name = "app", .uid = "u-1",
 	    .spec_json = "{\"a\":1}", .store_url = "https://pam", .key_ns = "default",
 	    .key_name = "k", .key_key = "key", .prev_hash = "", .target = "t",
-	    .rollout = "Deployment/x\n", .kube_token = NULL };
+	    .rollout = "Deployment/x\n", .kube_token = NULL,
+	    .resolve = "pam.example.test:443:10.0.0.1,[fd00::1]\n" };
 	struct proto_job d;
 	unsigned char *buf;
 	size_t len;
@@ -40,6 +41,7 @@ START_TEST(job_round_trip)
 	ck_assert_str_eq(d.spec_json, "{\"a\":1}");
 	ck_assert_str_eq(d.rollout, "Deployment/x\n");
 	ck_assert_str_eq(d.kube_token, "");   /* absent strings decode as "" */
+	ck_assert_str_eq(d.resolve, "pam.example.test:443:10.0.0.1,[fd00::1]\n");
 	proto_job_free(&d);
 	free(buf);
 }

@@ -23,6 +23,7 @@ START_TEST(dedups_and_orders_by_due)
 	queue_done(&q, "a");
 	queue_done(&q, "b");
 	ck_assert_int_eq(queue_next_due(&q), INT64_MAX);
+	queue_free(&q);
 }
 END_TEST
 
@@ -38,6 +39,7 @@ START_TEST(in_flight_key_runs_again_after_done)
 	queue_done(&q, "k");
 	ck_assert_str_eq(queue_pop(&q, 1000), "k");
 	queue_done(&q, "k");
+	queue_free(&q);
 }
 END_TEST
 
@@ -50,6 +52,7 @@ START_TEST(earlier_add_moves_due_forward)
 	ck_assert_int_eq(queue_next_due(&q), 5);
 	ck_assert_str_eq(queue_pop(&q, 5), "k");
 	queue_done(&q, "k");
+	queue_free(&q);
 }
 END_TEST
 
@@ -61,6 +64,7 @@ START_TEST(forget_drops_key)
 	queue_forget(&q, "x");
 	ck_assert_ptr_null(queue_pop(&q, 10));
 	ck_assert_uint_eq(queue_len(&q), 0);
+	queue_free(&q);
 }
 END_TEST
 
@@ -84,6 +88,7 @@ START_TEST(heap_holds_many)
 		queue_done(&q, key);
 	}
 	ck_assert_uint_eq(queue_len(&q), 0);
+	queue_free(&q);
 }
 END_TEST
 
