@@ -19,5 +19,6 @@ Suite *rollout_suite(void);
 Suite *ratelimit_suite(void);
 Suite *kube_classify_suite(void);
 Suite *metrics_suite(void);
+Suite *sup_suite(void);
 
 #endif
