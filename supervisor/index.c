@@ -343,7 +343,8 @@ void index_secret_upsert(const cJSON *obj)
 	 * runs, its own write shows up here before its result does, so the
 	 * change is only noted and judged when the result comes (checking
 	 * again after each of our own writes would double the work). */
-	if (m && m->secret_rv && rv && strcmp(m->secret_rv, rv) != 0 && !m->deleting) {
+	if (m && m->secret_rv && rv && strcmp(m->secret_rv, rv) != 0 && !m->deleting &&
+	    !sup_rv_older(rv, m->secret_rv)) {   /* (not a job's earlier write) */
 		char qkey[1040];
 		snprintf(qkey, sizeof(qkey), "m/%s/%s", m->ns, m->name);
 		if (queue_in_flight(&S.q, qkey))

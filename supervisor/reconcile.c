@@ -738,7 +738,8 @@ void reconcile_result(struct result_msg *rm)
 		 * failure the retry covers it.) */
 		if ((m = hmap_get(&S.msecs, key + 2)) != NULL && m->drift_rv) {
 			if (r.reason[0] == '\0' && r.kind == JOB_SYNC &&
-			    (m->secret_rv == NULL || strcmp(m->drift_rv, m->secret_rv) != 0))
+			    (m->secret_rv == NULL || (strcmp(m->drift_rv, m->secret_rv) != 0 &&
+			    !sup_rv_older(m->drift_rv, m->secret_rv))))
 				queue_add(&S.q, key, util_mono_ms());
 			free(m->drift_rv);
 			m->drift_rv = NULL;

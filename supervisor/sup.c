@@ -3,6 +3,7 @@
  * uses to queue work. See sup.h.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "sup.h"
 #include "util.h"
@@ -52,4 +53,18 @@ const char *sup_key_kind(const char *key)
 bool sup_leading(void)
 {
 	return S.leader && !leader_expired(util_mono_ms());
+}
+
+/* sup_rv_older - a is known to be an older resourceVersion than b. The
+ * API calls them opaque, but etcd's are increasing decimal revisions;
+ * anything else compares as not older, which only costs a check. Used
+ * to tell the watch event of a job's first write from a later edit. */
+bool sup_rv_older(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la == 0 || lb == 0 || strspn(a, "0123456789") != la ||
+	    strspn(b, "0123456789") != lb || a[0] == '0' || b[0] == '0')
+		return false;
+	return la != lb ? la < lb : strcmp(a, b) < 0;
 }

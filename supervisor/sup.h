@@ -163,6 +163,7 @@ void sup_wake(void);
 /* sup_leading - we may write: elected (or no election) and within the
  * renew deadline. */
 bool sup_leading(void);
+bool sup_rv_older(const char *a, const char *b);
 /* sup_key_kind - "MonoSecret" or "MonoStore" for a queue key, for logs. */
 const char *sup_key_kind(const char *key);
 

@@ -618,7 +618,7 @@ START_TEST(crash_windows_give_exactly_one_restart)
 	manager_stop(&mgr);
 	start_manager();
 	int64_t t0 = now_ms();
-	while (sh("grep -q 'msg=\"job done\" key=%s/ms ' %s", ns, mgr.log) != 0) {
+	while (sh("grep -q 'msg=\"job done\" kind=MonoSecret object=%s/ms ' %s", ns, mgr.log) != 0) {
 		ck_assert_msg(now_ms() - t0 < 10000, "no job done after the start");
 		sleep_ms(100);
 	}

@@ -12,7 +12,7 @@ int main(void)
 		duration_suite, kubeconfig_suite, log_suite, util_suite, pam_api_suite,
 		totp_suite, proto_suite, queue_suite, spec_suite, datamap_suite, scope_suite,
 		rollout_suite, sandbox_suite, resolve_suite,
-		ratelimit_suite, kube_classify_suite, metrics_suite,
+		ratelimit_suite, kube_classify_suite, metrics_suite, sup_suite,
 	};
 	int failed = 0;
 

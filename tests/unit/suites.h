@@ -21,5 +21,6 @@ Suite *kube_classify_suite(void);
 Suite *metrics_suite(void);
 Suite *sandbox_suite(void);
 Suite *resolve_suite(void);
+Suite *sup_suite(void);
 
 #endif
