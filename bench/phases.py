@@ -211,13 +211,20 @@ def converge(ctx, n, ns, mgr, reserve):
     return out
 
 
-def steady(ctx, n, mgr, secrets, reserve, conv_secs):
-    """steady - `cycles` refresh cycles with PAM data unchanged."""
+def share_left(ctx, until, reserve):
+    """share_left - seconds this size may still use: its share of the
+    budget, and never past the budget itself."""
+    return min(ctx.budget.left(reserve), until - time.monotonic() - reserve)
+
+
+def steady(ctx, n, mgr, secrets, left, conv_secs):
+    """steady - `cycles` refresh cycles with PAM data unchanged, for at
+    most `left` seconds."""
     cycles = ctx.opts.cycles
     s0 = snapshot(ctx, mgr, secrets)
     want = s0["reconciles"] + cycles * n
     limit = cycles * max(ctx.opts.refresh_s, conv_secs) * 2 + 30
-    end = min(s0["t"] + limit, time.monotonic() + ctx.budget.left(reserve))
+    end = s0["t"] + min(limit, left)
     while mgr.metric("pamop_reconcile_total") < want and time.monotonic() < end:
         time.sleep(0.25)
     s1 = snapshot(ctx, mgr, secrets)
@@ -262,14 +269,14 @@ def latencies(done, t0):
             "max_ms": max(ms) if ms else None}
 
 
-def change(ctx, n, secrets, reserve, cycle_secs):
+def change(ctx, n, secrets, left, cycle_secs):
     """change - new PAM values for k items; time until their Secrets hold them."""
     idx = samples(n, ctx.opts.samples, 0)
     for i in idx:
         secrets.expect_change(ob.target_name(i), ob.b64(ob.password(i, 1)))
     ctx.pamsim.put_vaults(ob.vaults(n, 0, idx))
     t0 = time.monotonic()
-    end = t0 + min(max(3 * cycle_secs, 3 * ctx.opts.refresh_s) + 30, ctx.budget.left(reserve))
+    end = t0 + min(max(3 * cycle_secs, 3 * ctx.opts.refresh_s) + 30, left)
     while len(secrets.changed) < len(idx) and time.monotonic() < end:
         time.sleep(0.05)
     out = latencies(dict(secrets.changed), t0)
@@ -279,7 +286,7 @@ def change(ctx, n, secrets, reserve, cycle_secs):
     return out
 
 
-def restore(ctx, n, ns, secrets, reserve):
+def restore(ctx, n, ns, secrets, left):
     """restore - delete k target Secrets by hand; time until each is back."""
     idx = samples(n, ctx.opts.samples, max(1, n // (2 * min(n, ctx.opts.samples))))
     names = [ob.target_name(i) for i in idx]
@@ -292,7 +299,7 @@ def restore(ctx, n, ns, secrets, reserve):
         answered[name] = time.monotonic()
         return st
     ctx.pool.run(names, delete)
-    end = time.monotonic() + min(60 + n / 50, ctx.budget.left(reserve))
+    end = time.monotonic() + min(60 + n / 50, left)
     while len(secrets.back) < len(names) and time.monotonic() < end:
         time.sleep(0.05)
     with secrets.lock:
@@ -323,13 +330,16 @@ def cleanup(ctx, ns, n):
     delete_ns(ctx, ns, 60 + n // 50)
 
 
-def run_size(ctx, n, label, raw=True):
-    """run_size - every measurement at one N; returns the result record."""
+def run_size(ctx, n, label, until, raw=True):
+    """run_size - every measurement at one N; returns the result record.
+    Convergence may use the whole budget; the later phases stop at
+    `until`, this size's share of it, so that the larger sizes still run."""
     o = ctx.opts
     reserve = 30 + n / 150          # time kept back for the cleanup
     res = {"n": n, "label": label, "loadavg_before": loadavg(), "skipped": []}
     t_start = time.monotonic()
-    log("== %s (N=%d), %.0fs of budget left" % (label, n, ctx.budget.left()))
+    log("== %s (N=%d), %.0fs of budget left, %.0fs of it for this size" % (
+        label, n, ctx.budget.left(), until - t_start))
     if raw:
         res["raw"] = raw_phase(ctx, n)
     ns = "bench-%s" % label.replace("_", "-")
@@ -345,14 +355,16 @@ def run_size(ctx, n, label, raw=True):
             w = kubeapi.Watch(ctx.kc, ob.API_SECRETS % ns,
                               kubeapi.list_rv(ctx.api, ob.API_SECRETS % ns), secrets.on_event)
             try:
-                res["steady"] = s = steady(ctx, n, mgr, secrets, reserve, c["seconds"])
-                if ctx.budget.left(reserve) > 0:
-                    res["change"] = change(ctx, n, secrets, reserve,
+                res["steady"] = s = steady(ctx, n, mgr, secrets,
+                                           share_left(ctx, until, reserve), c["seconds"])
+                if share_left(ctx, until, reserve) > 0:
+                    res["change"] = change(ctx, n, secrets, share_left(ctx, until, reserve),
                                            s["cycle_seconds"] or o.refresh_s)
                 else:
                     res["skipped"].append("change")
-                if ctx.budget.left(reserve) > 0:
-                    res["restore"] = restore(ctx, n, ns, secrets, reserve)
+                if share_left(ctx, until, reserve) > 0:
+                    res["restore"] = restore(ctx, n, ns, secrets,
+                                             share_left(ctx, until, reserve))
                 else:
                     res["skipped"].append("restore")
             finally:
@@ -369,9 +381,10 @@ def run_size(ctx, n, label, raw=True):
     res["seconds"] = time.monotonic() - t_start
     res["loadavg_after"] = loadavg()
     m = res["memory"]
-    log("memory: supervisor %.1f MiB, workers %s MiB, together %.1f MiB" % (
+    log("memory: supervisor %.1f MiB, workers %s MiB (VmHWM), together %.1f MiB with shared "
+        "pages once" % (
         m["supervisor_hwm_kib"] / 1024, "+".join("%.1f" % (k / 1024) for k in m["worker_hwm_kib"]),
-        m["sum_hwm_kib"] / 1024))
+        m["peak_unique_kib"] / 1024))
     return res
 
 

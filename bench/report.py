@@ -61,7 +61,8 @@ def size_rows(runs):
         rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             label(r), f(raw and raw["per_second"], "%.0f"), conv,
             f(c.get("per_second"), "%.0f"), f(r.get("ratio"), "%.2f"),
-            "-" if not s else "%d (%.1f cycles)" % (s["secret_writes"], s["cycles"]),
+            "-" if not s else "%d (%.1f of %d cycles)" % (s["secret_writes"], s["cycles"],
+                                                         s["cycles_wanted"]),
             f(s and s["status_writes_per_msec_cycle"], "%.2f"),
             f(s and s["pam_requests_per_msec_cycle"], "%.2f"),
             f(s and s["cycle_seconds"]),
@@ -219,8 +220,13 @@ def markdown(res):
     if res.get("costs"):
         lines += ["", "What one request costs the control plane (one at a time, no operator "
                   "running):", "", cost_rows(res["costs"])]
-    if res.get("notes"):
-        lines += [""] + ["- " + n for n in res["notes"]]
+    notes = list(res.get("notes", []))
+    for r in res["runs"]:
+        if r.get("skipped"):
+            notes.append("N=%s: %s not measured (time budget)" % (label(r), ", ".join(
+                r["skipped"])))
+    if notes:
+        lines += ["", "Notes:", ""] + ["- " + n for n in notes]
     return "\n".join(lines) + "\n"
 
 
