@@ -242,6 +242,7 @@ class MemSampler:
         self.peak_sum_rss = 0
         self.peak_unique = 0
         self.peak_private = {}   # role -> largest private KiB of one process
+        self.peak_shared = {}    # file -> resident KiB, at the peak
         self.stopping = False
         self.interval = interval
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -262,7 +263,10 @@ class MemSampler:
             for k, v in files.items():
                 shared[k] = max(shared.get(k, 0), v)
         self.peak_sum_rss = max(self.peak_sum_rss, total)
-        self.peak_unique = max(self.peak_unique, private_all + sum(shared.values()))
+        unique = private_all + sum(shared.values())
+        if unique >= self.peak_unique:
+            self.peak_unique = unique
+            self.peak_shared = shared
 
     def _run(self):
         while not self.stopping:
@@ -286,4 +290,8 @@ class MemSampler:
             "peak_unique_kib": self.peak_unique,
             "supervisor_private_kib": self.peak_private.get("supervisor", 0),
             "worker_private_kib": self.peak_private.get("worker", 0),
+            "shared_kib": sum(self.peak_shared.values()),
+            "shared_top_kib": dict(sorted(((os.path.basename(k), v) for k, v in
+                                           self.peak_shared.items()),
+                                          key=lambda kv: -kv[1])[:8]),
         }

@@ -105,8 +105,12 @@ def targets(res):
             out.append(("operator RSS (supervisor + workers, %s) < %d MiB at N=%d" % (
                 what, TARGET_RSS_MIB, big["n"]), got < TARGET_RSS_MIB,
                 "%.1f MiB (%+.1f MiB; private pages %.1f MiB supervisor + %d x %.1f MiB "
-                "worker)" % (got, got - TARGET_RSS_MIB, mib(mem["supervisor_private_kib"]),
-                             len(mem["worker_hwm_kib"]), mib(mem["worker_private_kib"]))))
+                "worker, shared library pages %.1f MiB: %s)" % (
+                    got, got - TARGET_RSS_MIB, mib(mem["supervisor_private_kib"]),
+                    len(mem["worker_hwm_kib"]), mib(mem["worker_private_kib"]),
+                    mib(mem.get("shared_kib", 0)), ", ".join(
+                        "%s %.1f" % (k, mib(v)) for k, v in
+                        list(mem.get("shared_top_kib", {}).items())[:5]))))
     un = [r for r in res["runs"] if r["label"].endswith("unrelated") and "memory" in r]
     for u in un:
         base = next((r for r in runs if r["n"] == u["n"] and "memory" in r), None)
