@@ -26,9 +26,6 @@ import smoke
 from duration import seconds
 
 
-FIXED_WEIGHT = 2000
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "1000,5000,10000"),
@@ -115,29 +112,37 @@ def run(o):
     if n_foreign:
         res["notes"].append("%d MonoSecrets from other work were in the cluster; the operator "
                             "under test saw them too" % n_foreign)
-    # Steps share the budget by weight: N plus a fixed part (three refresh
-    # cycles and the latency phases take a while at any N), and for the
-    # unrelated-Secrets step also the time to write and delete them.
+    # Sizes run smallest first, the unrelated-Secrets repeat right after its
+    # size; each size's later phases leave time for the rest to converge.
     steps = []
     for n in o.sizes:
-        steps.append(("size", n, n + FIXED_WEIGHT))
+        steps.append(("size", n))
         if o.unrelated and n == o.unrelated_at:
-            steps.append(("unrelated", n, n + FIXED_WEIGHT + o.unrelated * o.unrelated_kib // 100))
+            steps.append(("unrelated", n))
+
+    def need(kind, n, rate):
+        """need - rough seconds a later step takes to converge and clean up."""
+        t = n / max(rate, 1) * 1.25 + 45 + n / 100
+        if kind == "size":
+            return t + n / 150           # raw writes and their deletion
+        return t + o.unrelated * o.unrelated_kib / 100 * 0.035 + 30
+
     try:
         if o.costs:
             res["costs"] = costs.run(ctx, o.costs)
-        for i, (kind, n, w) in enumerate(steps):
+        for i, (kind, n) in enumerate(steps):
             if budget.left() <= 0:
                 res["budget_hit"] = True
                 res["notes"].append("%s N=%d not run: time budget spent" % (kind, n))
                 continue
-            until = time.monotonic() + budget.left() * w / sum(x[2] for x in steps[i:])
+            rest = lambda rate, later=steps[i + 1:]: sum(need(k, m, rate) for k, m in later)
             if kind == "size":
-                r = phases.run_size(ctx, n, str(n), until)
+                r = phases.run_size(ctx, n, str(n), rest)
             else:
                 ns, res["unrelated"] = phases.unrelated_fill(ctx, o.unrelated, o.unrelated_kib)
                 try:
-                    r = phases.run_size(ctx, n, "%d-unrelated" % n, until, raw=False)
+                    r = phases.run_size(ctx, n, "%d-unrelated" % n, rest, raw=False,
+                                        latency=False)
                 finally:
                     phases.delete_ns(ctx, ns, 180)
             res["runs"].append(r)

@@ -71,8 +71,20 @@ def create_ns(ctx, ns):
 
 
 def delete_ns(ctx, ns, secs):
-    """delete_ns - delete and wait until it is gone (the namespace
-    controller deletes its content), at most secs; True if gone."""
+    """delete_ns - empty the namespace, delete it and wait until it is
+    gone, at most secs; True if gone. Its collections are deleted here
+    first, in one request each: left to the controllers, owned Secrets go
+    one by one through the garbage collector at its client's rate limit
+    (minutes for thousands)."""
+    c = kubeapi.Client(ctx.kc, timeout=max(60, secs))
+    try:
+        for path in (ob.API_SECRETS, "/api/v1/namespaces/%s/events", ob.API_MS, ob.API_STORE):
+            try:
+                c.request("DELETE", path % ns)
+            except kubeapi.Error as e:
+                log("emptying %s: %s" % (ns, e))
+    finally:
+        c.close()
     ctx.api.request("DELETE", "/api/v1/namespaces/" + ns)
     end = time.monotonic() + secs
     while time.monotonic() < end:
@@ -193,6 +205,7 @@ def converge(ctx, n, ns, mgr, reserve):
         "complete": done, "ready": len(times), "seconds": secs,
         "per_second": len(times) / secs if secs > 0 else 0,
         "create_seconds": create_secs, "create_failed": failed,
+        "t_first": times[0] if times else None,
         "t50": percentile(times, 50), "t90": percentile(times, 90),
         "operator_cpu_s": s1["cpu"] - s0["cpu"],
         "supervisor_cpu_s": s1["sup_cpu"] - s0["sup_cpu"],
@@ -236,7 +249,10 @@ def steady(ctx, n, mgr, secrets, left, conv_secs):
         "complete": rec >= cycles * n, "cycles_wanted": cycles, "cycles": c,
         "seconds": secs, "cycle_seconds": secs / c if c else None,
         "reconciles": int(rec), "reconciles_per_second": rec / secs,
+        # cluster-wide, every client: the namespace controller's DELETEs of
+        # other work's namespaces land here too; the watch is this run's own
         "secret_writes": sum(api.get(k, 0) for k in SECRET_WRITES),
+        "secret_writes_not_delete": sum(api.get(k, 0) for k in SECRET_WRITES[:3]),
         "secret_watch_events": s1["secret_events"] - s0["secret_events"],
         "status_writes": api.get("PATCH monosecrets/status", 0),
         "status_writes_per_msec_cycle": api.get("PATCH monosecrets/status", 0) / max(1, rec),
@@ -332,16 +348,40 @@ def cleanup(ctx, ns, n):
     delete_ns(ctx, ns, min(60 + n // 50, max(15, ctx.budget.left() + 45)))
 
 
-def run_size(ctx, n, label, until, raw=True):
+def phase_deadline(ctx, n, rate, rest_need):
+    """phase_deadline - when this size's steady, change and restore phases
+    must stop. Convergence of the sizes still to come goes first
+    (rest_need(rate) estimates it at the rate just seen), but every size
+    keeps a floor: its cycles at about twice the convergence rate plus the
+    two latency phases, at most a quarter of what is left."""
+    o, left = ctx.opts, ctx.budget.left()
+    own = o.cycles * max(o.refresh_s, n / max(2 * rate, 1)) + 2 * o.refresh_s + 20
+    return time.monotonic() + max(min(own, left / 4), left - rest_need(rate))
+
+
+def latency_phases(ctx, res, n, ns, secrets, deadline, cycle_s):
+    """latency_phases - change, then restore, each while time is left."""
+    for name in ("change", "restore"):
+        left = share_left(ctx, *deadline)
+        if left <= 0:
+            res["skipped"].append(name)
+        elif name == "change":
+            res[name] = change(ctx, n, secrets, left / 2, cycle_s)
+        else:
+            res[name] = restore(ctx, n, ns, secrets, left)
+
+
+def run_size(ctx, n, label, rest_need, raw=True, latency=True):
     """run_size - every measurement at one N; returns the result record.
-    Convergence may use the whole budget; the later phases stop at
-    `until`, this size's share of it, so that the larger sizes still run."""
+    Convergence may use the whole budget; the later phases stop at the
+    deadline phase_deadline() sets, so that the larger sizes still run.
+    raw=False skips the raw writer, latency=False the change and restore
+    phases (the repeat with unrelated Secrets is about memory)."""
     o = ctx.opts
     reserve = 30 + n / 150          # time kept back for the cleanup
     res = {"n": n, "label": label, "loadavg_before": loadavg(), "skipped": []}
     t_start = time.monotonic()
-    log("== %s (N=%d), %.0fs of budget left, %.0fs of it for this size" % (
-        label, n, ctx.budget.left(), until - t_start))
+    log("== %s (N=%d), %.0fs of budget left" % (label, n, ctx.budget.left()))
     if raw:
         res["raw"] = raw_phase(ctx, n)
     ns = "bench-%s" % label.replace("_", "-")
@@ -352,23 +392,21 @@ def run_size(ctx, n, label, until, raw=True):
         res["converge"] = c = converge(ctx, n, ns, mgr, reserve)
         if raw and c["complete"]:
             res["ratio"] = res["raw"]["seconds"] / c["seconds"]
+        until = phase_deadline(ctx, n, c["per_second"], rest_need)
         if c["complete"]:
+            log("%.0fs for the steady and latency phases" % (until - time.monotonic() - reserve))
             secrets = SecretTracker()
             w = kubeapi.Watch(ctx.kc, ob.API_SECRETS % ns,
                               kubeapi.list_rv(ctx.api, ob.API_SECRETS % ns), secrets.on_event)
             try:
-                res["steady"] = s = steady(ctx, n, mgr, secrets,
-                                           share_left(ctx, until, reserve), c["seconds"])
-                if share_left(ctx, until, reserve) > 0:
-                    res["change"] = change(ctx, n, secrets, share_left(ctx, until, reserve),
-                                           s["cycle_seconds"] or o.refresh_s)
-                else:
-                    res["skipped"].append("change")
-                if share_left(ctx, until, reserve) > 0:
-                    res["restore"] = restore(ctx, n, ns, secrets,
-                                             share_left(ctx, until, reserve))
-                else:
-                    res["skipped"].append("restore")
+                # the latency phases wait about a refresh cycle each
+                left = share_left(ctx, until, reserve)
+                room = min(left / 3, 2 * max(o.refresh_s, n / max(2 * c["per_second"], 1)) + 30
+                           ) if latency else 0
+                res["steady"] = s = steady(ctx, n, mgr, secrets, left - room, c["seconds"])
+                if latency:
+                    latency_phases(ctx, res, n, ns, secrets, (until, reserve),
+                                   s["cycle_seconds"] or o.refresh_s)
             finally:
                 w.stop()
         else:
