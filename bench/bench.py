@@ -27,6 +27,7 @@ from duration import seconds
 
 
 def parse_args(argv):
+    """parse_args - flags into options; --smoke sets the small self-checking run."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "1000,5000,10000"),
                    help="comma list of N (default 1000,5000,10000; env BENCH_SIZES)")
@@ -52,6 +53,8 @@ def parse_args(argv):
     p.add_argument("--docs", default="docs/performance.md", help="'' to leave docs alone")
     p.add_argument("--bin", default="build/bin")
     p.add_argument("--testenv", default=".testenv")
+    p.add_argument("--render", metavar="JSON",
+                   help="only write the Markdown (and docs) again from a result file")
     p.add_argument("--smoke", action="store_true",
                    help="small run (N=50, 1 cycle) that checks itself; results in bench/tmp")
     o = p.parse_args(argv)
@@ -79,6 +82,7 @@ def parse_args(argv):
 
 
 def versions(o, api):
+    """versions - the operator's and the API server's, for the report."""
     op = subprocess.run([o.manager, "--version"], capture_output=True, text=True).stdout.strip()
     st, v = api.request("GET", "/version")
     return op.replace("pam-operator ", ""), v.get("gitVersion", "?") if st == 200 else "?"
@@ -92,6 +96,7 @@ def foreign_msecs(api):
 
 
 def run(o):
+    """run - every step within the budget; writes and returns the results."""
     os.makedirs(o.workdir, exist_ok=True)
     kc = kubeapi.Kubeconfig(o.kubeconfig)
     budget = phases.Budget(o.budget_s)
@@ -164,7 +169,14 @@ def run(o):
 
 
 def main(argv):
+    """main - run, and with --smoke check the run; the exit status."""
     o = parse_args(argv)
+    if o.render:
+        with open(o.render) as fh:
+            res = json.load(fh)
+        md, _ = report.write(res, os.path.dirname(o.render) or ".", o.docs)
+        print(md)
+        return 0
     res, base = run(o)
     if o.smoke:
         with open(base + ".json") as fh:

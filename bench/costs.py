@@ -14,6 +14,7 @@ MERGE = "application/merge-patch+json"
 
 
 def status_body(i, full):
+    """status_body - a first sync's status, or a refresh's refreshTime alone."""
     if not full:    # what a refresh with unchanged data writes
         return {"status": {"refreshTime": "2026-01-01T00:01:%02dZ" % (i % 60)}}
     return {"status": {"conditions": [{
@@ -23,6 +24,7 @@ def status_body(i, full):
 
 
 def event(ns, i):
+    """event - an Event like the operator's "Created" one."""
     return {"metadata": {"generateName": "bench.", "namespace": ns},
             "involvedObject": {"apiVersion": "pam.monofor.com/v1alpha1", "kind": "MonoSecret",
                                "name": ob.msec_name(i), "namespace": ns},

@@ -193,6 +193,7 @@ class Watch:
                 time.sleep(0.2)
 
     def _stream(self):
+        """_stream - one watch request, read line by line until it ends."""
         sep = "&" if "?" in self.path else "?"
         url = "%s%swatch=1&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=%s" % (
             self.path, sep, self.rv)

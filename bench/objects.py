@@ -46,6 +46,7 @@ def vaults(n, gen=0, changed=()):
 
 
 def monosecret(ns, i, refresh):
+    """monosecret - MonoSecret i: username and password from its own vault item."""
     vid = vault_id(i)
     return {
         "apiVersion": "pam.monofor.com/v1alpha1", "kind": "MonoSecret",

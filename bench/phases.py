@@ -64,6 +64,7 @@ def loadavg():
 
 
 def create_ns(ctx, ns):
+    """create_ns - a namespace for one step (an existing one is reused)."""
     st, out = ctx.api.request("POST", "/api/v1/namespaces",
                               {"metadata": {"name": ns, "labels": {"pamop-bench": "1"}}})
     if st not in (201, 409):
@@ -227,7 +228,7 @@ def converge(ctx, n, ns, mgr, reserve):
 def share_left(ctx, until, reserve):
     """share_left - seconds this size may still use: its share of the
     budget, and never past the budget itself."""
-    return min(ctx.budget.left(reserve), until - time.monotonic() - reserve)
+    return min(ctx.budget.left(reserve), until - time.monotonic())
 
 
 def steady(ctx, n, mgr, secrets, left, conv_secs):
@@ -279,6 +280,7 @@ def samples(n, k, offset):
 
 
 def latencies(done, t0):
+    """latencies - p50/p99/max in ms of arrival times against their start(s)."""
     ms = [max(0.0, (t - t0[name] if isinstance(t0, dict) else t - t0)) * 1000
           for name, t in done.items()]
     return {"samples": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99),
@@ -348,13 +350,14 @@ def cleanup(ctx, ns, n):
     delete_ns(ctx, ns, min(60 + n // 50, max(15, ctx.budget.left() + 45)))
 
 
-def phase_deadline(ctx, n, rate, rest_need):
+def phase_deadline(ctx, n, rate, rest_need, reserve):
     """phase_deadline - when this size's steady, change and restore phases
     must stop. Convergence of the sizes still to come goes first
     (rest_need(rate) estimates it at the rate just seen), but every size
     keeps a floor: its cycles at about twice the convergence rate plus the
-    two latency phases, at most a quarter of what is left."""
-    o, left = ctx.opts, ctx.budget.left()
+    two latency phases, at most a quarter of what is left. Its own cleanup
+    (reserve) comes after the deadline."""
+    o, left = ctx.opts, ctx.budget.left(reserve)
     own = o.cycles * max(o.refresh_s, n / max(2 * rate, 1)) + 2 * o.refresh_s + 20
     return time.monotonic() + max(min(own, left / 4), left - rest_need(rate))
 
@@ -392,9 +395,9 @@ def run_size(ctx, n, label, rest_need, raw=True, latency=True):
         res["converge"] = c = converge(ctx, n, ns, mgr, reserve)
         if raw and c["complete"]:
             res["ratio"] = res["raw"]["seconds"] / c["seconds"]
-        until = phase_deadline(ctx, n, c["per_second"], rest_need)
+        until = phase_deadline(ctx, n, c["per_second"], rest_need, reserve)
         if c["complete"]:
-            log("%.0fs for the steady and latency phases" % (until - time.monotonic() - reserve))
+            log("%.0fs for the steady and latency phases" % share_left(ctx, until, reserve))
             secrets = SecretTracker()
             w = kubeapi.Watch(ctx.kc, ob.API_SECRETS % ns,
                               kubeapi.list_rv(ctx.api, ob.API_SECRETS % ns), secrets.on_event)

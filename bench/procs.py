@@ -249,6 +249,7 @@ class MemSampler:
         self.thread.start()
 
     def sample(self):
+        """sample - read every process of the tree once."""
         total = private_all = 0
         shared = {}
         for p, role in [(self.pid, "supervisor")] + [(c, "worker") for c in children(self.pid)]:
@@ -280,6 +281,7 @@ class MemSampler:
             self.sample()
 
     def result(self):
+        """result - the peaks, in KiB, for the report."""
         sup = [k for _, (r, k) in self.hwm.items() if r == "supervisor"]
         workers = sorted((k for _, (r, k) in self.hwm.items() if r == "worker"), reverse=True)
         return {

@@ -46,6 +46,18 @@ def label(r):
     return str(r["n"])
 
 
+def lat(x):
+    """lat - "p50 / p99", and how many arrived when not all did in time."""
+    if not x:
+        return "-"
+    out = "%s / %s" % (f(x["p50_ms"], "%.0f"), f(x["p99_ms"], "%.0f"))
+    if x["samples"] < x["wanted"] / 2:    # too few to say anything about the rest
+        out = "-"
+    if x["samples"] < x["wanted"]:
+        out += " (%d of %d in time)" % (x["samples"], x["wanted"])
+    return out
+
+
 def size_rows(runs):
     """size_rows - one line per run: throughput, steady state, latency."""
     head = ("| N | raw writes/s | converge s (first / half / all Ready) | operator Ready/s | "
@@ -68,9 +80,8 @@ def size_rows(runs):
                 s["cycles_wanted"]),
             f(s and s["status_writes_per_msec_cycle"], "%.2f"),
             f(s and s["pam_requests_per_msec_cycle"], "%.2f"),
-            f(s and s["cycle_seconds"]),
-            "-" if not ch else "%s / %s" % (f(ch["p50_ms"], "%.0f"), f(ch["p99_ms"], "%.0f")),
-            "-" if not rs else "%s / %s" % (f(rs["p50_ms"], "%.0f"), f(rs["p99_ms"], "%.0f"))))
+            f(s and s["cycles"] >= 1 and s["cycle_seconds"] or None),
+            lat(ch), lat(rs)))
     return "\n".join(rows)
 
 
@@ -112,8 +123,8 @@ def targets(res):
                     got, got - TARGET_RSS_MIB, mib(mem["supervisor_private_kib"]),
                     len(mem["worker_hwm_kib"]), mib(mem["worker_private_kib"]),
                     mib(mem.get("shared_kib", 0)), ", ".join(
-                        "%s %.1f" % (k, mib(v)) for k, v in
-                        list(mem.get("shared_top_kib", {}).items())[:5]))))
+                        "%s %.1f" % (k, mib(v)) for k, v in sorted(
+                            mem.get("shared_top_kib", {}).items(), key=lambda kv: -kv[1])[:5]))))
     un = [r for r in res["runs"] if r["label"].endswith("unrelated") and "memory" in r]
     for u in un:
         base = next((r for r in runs if r["n"] == u["n"] and "memory" in r), None)
@@ -124,7 +135,10 @@ def targets(res):
                 b <= a * FLAT_SLACK, "%.1f -> %.1f MiB (%+.0f KiB)" % (mib(a), mib(b), b - a)))
     for r in res["runs"]:
         s = r.get("steady")
-        if s:
+        if s and s["cycles"] < 1:
+            out.append(("zero Secret writes in steady state (N=%s)" % label(r), None,
+                        "not measured: %.2f cycles in the time left" % s["cycles"]))
+        elif s:
             out.append(("zero Secret writes in steady state (N=%s)" % label(r),
                         steady_no_writes(s),
                         "%d watch events on the run's Secrets, %d Secret writes in the whole "
@@ -235,7 +249,8 @@ def markdown(res):
         "",
     ]
     for name, ok, detail in targets(res):
-        lines.append("- %s %s: %s" % ("MET" if ok else "MISSED", name, detail))
+        word = "NOT MEASURED" if ok is None else "MET" if ok else "MISSED"
+        lines.append("- %s %s: %s" % (word, name, detail))
     lines += ["", "API requests per MonoSecret (API server's own count, all operator "
               "processes):", "", breakdown(res)]
     if res.get("costs"):
@@ -257,7 +272,7 @@ def write(res, out_dir, docs):
     md = markdown(res)
     base = os.path.join(out_dir, res["stamp"])
     with open(base + ".json", "w") as fh:
-        json.dump(res, fh, indent=1, sort_keys=True)
+        json.dump(res, fh, indent=1)
     with open(base + ".md", "w") as fh:
         fh.write("# pam-operator benchmark %s\n\n" % res["stamp"] + md)
     if docs:

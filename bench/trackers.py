@@ -9,6 +9,7 @@ import threading
 
 
 def is_ready(obj):
+    """is_ready - the object's Ready condition is True."""
     for c in (obj.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":
             return c.get("status") == "True"
