@@ -19,7 +19,10 @@ def check(res, reread, o):
         ("every MonoSecret became Ready", c.get("complete") is True and c.get("ready") == n),
         ("convergence ratio measured", (r.get("ratio") or 0) > 0),
         ("steady state ran its refresh cycles", s.get("complete") is True),
-        ("no Secret writes in steady state", bool(s) and report.steady_no_writes(s)),
+        # The run's own Secrets, by watch: an integration suite that ran just
+        # before may still be deleting its namespaces, which the cluster-wide
+        # count would include (the full report shows both).
+        ("no Secret writes in steady state", s.get("secret_watch_events") == 0),
         ("one PAM request per MonoSecret per refresh",
          0.9 <= (s.get("pam_requests_per_msec_cycle") or 0) <= 1.2),
         ("status writes counted", (s.get("status_writes") or 0) > 0),
