@@ -130,7 +130,7 @@ def run(o):
         t = n / max(rate, 1) * 1.25 + 45 + n / 100
         if kind == "size":
             return t + n / 150           # raw writes and their deletion
-        return t + o.unrelated * o.unrelated_kib / 100 * 0.035 + 30
+        return t + o.unrelated * o.unrelated_kib / 100 * 0.02 + 30
 
     try:
         if o.costs:
