@@ -327,12 +327,17 @@ int informer_feed(size_t which, char *line, size_t len)
 	return on_line(inf, line, len);
 }
 
+/* The informers, kept where a leak checker sees them: their threads are
+ * detached and may be gone (or mid-request) when the process exits. */
+static struct informer *infs;
+
 /* informers_start - one informer per resource, or per resource and
  * namespace of S.opt.scope. They live as long as the process. */
 int informers_start(void)
 {
 	int nns = S.opt.scope.n > 0 ? S.opt.scope.n : 1;
-	struct informer *infs = util_xcalloc((size_t)nns * NDEFS, sizeof(*infs));
+
+	infs = util_xcalloc((size_t)nns * NDEFS, sizeof(*infs));
 
 	S.informers_total = nns * (int)NDEFS;
 	for (int n = 0; n < nns; n++) {

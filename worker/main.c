@@ -169,6 +169,7 @@ static int serve(nng_socket s, struct kube_client *kube, CURL *pam, bool test_jo
 		}
 		if (j.kind == JOB_TEST_FORBIDDEN || j.kind == JOB_TEST_MALFORMED) {
 			rv = test_job(s, &j, test_jobs);
+			curl_slist_free_all(names);
 			proto_job_free(&j);
 			if (rv != 0)
 				return rv;
