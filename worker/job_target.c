@@ -416,6 +416,13 @@ int job_write_target(struct job_ctx *c)
 			    "reading Secret %s/%s: %s", c->job->ns, c->spec.target, msg);
 			return -1;
 		}
+		if (rc == 0 && c->res->reason[0] != '\0') {
+			/* a conflict earlier in this loop was retried and won */
+			free(c->res->reason);
+			free(c->res->message);
+			c->res->reason = strdup("");
+			c->res->message = strdup("");
+		}
 		if (rc <= 0)
 			return rc;
 	}
