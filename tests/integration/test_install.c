@@ -194,8 +194,8 @@ START_TEST(pod_passes_restricted_pod_security)
 	free(out);
 	/* and the check bites: each loosening is refused */
 	static const char *const loosen[] = {
-		"[{\"op\":\"remove\",\"path\":"
-		    "\"/spec/containers/0/securityContext/allowPrivilegeEscalation\"}]",
+		("[{\"op\":\"remove\",\"path\":"
+		    "\"/spec/containers/0/securityContext/allowPrivilegeEscalation\"}]"),
 		"[{\"op\":\"remove\",\"path\":\"/spec/securityContext/seccompProfile\"}]",
 		"[{\"op\":\"replace\",\"path\":\"/spec/securityContext/runAsUser\",\"value\":0}]",
 		"[{\"op\":\"remove\",\"path\":\"/spec/containers/0/securityContext/capabilities\"}]",
