@@ -241,7 +241,7 @@ START_TEST(forbidden_syscall_kills_the_worker_by_sigsys)
 	pid_t now[2];
 
 	ck_assert(provoke("forbidden-syscall:1", "worker exited",
-	    "cause=\"signal 31 (Bad system call)\"",
+	    "status=\"signal 31 (Bad system call)\" cause=sandbox",
 	    "pamop_worker_restarts_total{cause=\"sandbox\"}", now) == 1);
 	for (int i = 0; i < 2; i++)
 		assert_status(now[i], "Seccomp", "2");
