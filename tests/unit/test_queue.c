@@ -107,6 +107,7 @@ START_TEST(due_count_leaves_out_timers_and_jobs)
 	ck_assert_uint_eq(queue_due_count(&q, 50), 24);
 	ck_assert_uint_eq(queue_len(&q), 99);
 	ck_assert_uint_eq(queue_due_count(&q, 3600000), 99);
+	queue_free(&q);
 }
 END_TEST
 
